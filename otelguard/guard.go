@@ -1,0 +1,151 @@
+package otelguard
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"go.opentelemetry.io/otel"
+)
+
+// A Guard is a deferred cleanup that can be disarmed: Go's form of Rust's
+// Drop guard (or scopeguard). Its lifetime is a span of kind guard that
+// starts at NewGuard and ends when Run or Disarm is called.
+//
+//	g := otelguard.NewGuard(ctx, "tx.rollback", tx.Rollback)
+//	defer g.Run()
+//	...
+//	if err := tx.Commit(); err == nil {
+//		g.Disarm()
+//	}
+//
+// A Guard must not be copied. Its methods are safe for concurrent use;
+// exactly one of them ends the lifetime. A nil *Guard is inert: Run
+// returns nil and Disarm false.
+type Guard struct {
+	l       *lifetime
+	cleanup runtime.Cleanup
+}
+
+// guardBox holds a Guard and its lifetime in one allocation, for trackers
+// without leak detection: nothing then needs the handle to be separate.
+type guardBox struct {
+	g Guard
+	l lifetime
+}
+
+// NewGuard starts a guard named name around cleanup, as a child of the span
+// in ctx. cleanup runs at most once, when Run is called; Disarm prevents
+// it. It panics if cleanup is nil. An empty name becomes "otelguard.guard";
+// a nil ctx is taken as context.Background(). WithTracker among opts is
+// ignored: the receiver is the tracker.
+//
+// cleanup gets ctx (with the guard's span, so its own spans nest under it);
+// if ctx is done by the time cleanup runs, it gets context.WithoutCancel(ctx)
+// bounded by the cleanup timeout instead.
+func (t *Tracker) NewGuard(ctx context.Context, name string, cleanup func(context.Context) error, opts ...AcquireOption) *Guard {
+	mustTracker(t, "NewGuard")
+	if cleanup == nil {
+		panic("otelguard: NewGuard: nil cleanup function")
+	}
+	cfg := resolveAcquire(opts)
+	return t.newGuard(ctx, name, cleanup, &cfg, 1)
+}
+
+// NewGuard is Tracker.NewGuard on Default(), or on the Tracker given with
+// WithTracker.
+func NewGuard(ctx context.Context, name string, cleanup func(context.Context) error, opts ...AcquireOption) *Guard {
+	if cleanup == nil {
+		panic("otelguard: NewGuard: nil cleanup function")
+	}
+	cfg := resolveAcquire(opts)
+	t := cfg.tracker
+	if t == nil {
+		t = Default()
+	}
+	return t.newGuard(ctx, name, cleanup, &cfg, 1)
+}
+
+func (t *Tracker) newGuard(ctx context.Context, name string, cleanup func(context.Context) error, cfg *acquireConfig, skip int) *Guard {
+	if !t.leakDetection() {
+		b := &guardBox{}
+		b.g.l = &b.l
+		t.begin(&b.l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
+		return &b.g
+	}
+	l := &lifetime{}
+	g := &Guard{l: l}
+	t.begin(l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
+	g.cleanup = runtime.AddCleanup(g, leakCleanup, l)
+	return g
+}
+
+// Run runs the cleanup unless the guard was disarmed or already run, and
+// returns its error; a later call, or a call after Disarm, returns nil.
+// It is meant for `defer g.Run()`, and runs the cleanup on the calling
+// goroutine: Run returns when the cleanup does.
+//
+// Deferred directly (`defer g.Run()`) while a panic unwinds, Run ends the
+// span with trigger panic, runs the cleanup, and lets the same panic value
+// go on. If the cleanup panics too, the original panic goes on and the
+// cleanup's is reported through otel.Handle. Run cannot tell a panic apart
+// when it is called from inside another deferred function, nor see
+// runtime.Goexit (t.FailNow): those, like a direct call, record trigger
+// defer.
+//
+// Outside a panic, a panic in the cleanup ends the span failed and goes on
+// to Run's caller with the same value.
+func (g *Guard) Run() error {
+	if p := recover(); p != nil {
+		g.runPanicking(p)
+		panic(p)
+	}
+	if g == nil || g.l == nil {
+		return nil
+	}
+	won, report := g.l.claimRelease()
+	if !won {
+		return nil
+	}
+	g.cleanup.Stop()
+	c := releaseCall{l: g.l, trig: TriggerDefer, report: report, ownCtx: true}
+	res := c.run(g.l.ctx, true)
+	runtime.KeepAlive(g)
+	if res.panic != nil {
+		panic(res.panic.value)
+	}
+	return res.err
+}
+
+func (g *Guard) runPanicking(p any) {
+	if g == nil || g.l == nil {
+		return
+	}
+	won, report := g.l.claimRelease()
+	if !won {
+		return
+	}
+	g.cleanup.Stop()
+	c := releaseCall{l: g.l, trig: TriggerPanic, report: report, ownCtx: true}
+	res := c.run(g.l.ctx, true)
+	runtime.KeepAlive(g)
+	if res.panic != nil {
+		otel.Handle(fmt.Errorf("otelguard: cleanup of %q panicked while a panic was unwinding (%v): %w", g.l.name, p,
+			&PanicError{Name: g.l.name, Value: res.panic.value, Stack: res.panic.stack}))
+	}
+}
+
+// Disarm ends the guard without running the cleanup (outcome disarmed,
+// trigger disarm). It returns true if this call disarmed it, false if the
+// cleanup already ran, is running, or the guard was already disarmed.
+func (g *Guard) Disarm() bool {
+	if g == nil || g.l == nil {
+		return false
+	}
+	if !g.l.disarm() {
+		return false
+	}
+	g.cleanup.Stop()
+	runtime.KeepAlive(g)
+	return true
+}

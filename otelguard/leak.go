@@ -1,0 +1,175 @@
+package otelguard
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Leak detection. A handle (Guard, Resource, Scope) gets a runtime cleanup
+// whose argument is the handle's lifetime: the argument side holds the
+// span, the acquire stack, the value and the release, and never the handle,
+// so the handle can become unreachable while the lifetime is registered.
+//
+// The cleanup runs on the runtime's cleanup goroutine, which must not be
+// held up: a synchronous span processor could block in span.End. So the
+// cleanup only queues the lifetime; a goroutine of the Tracker's own,
+// started when there is work and gone when there is none, reports it.
+
+// leakRecordsKept is how many of the most recent leaks Leaks returns.
+const leakRecordsKept = 256
+
+// LeakRecord describes a lifetime found leaked: its handle became
+// unreachable before anything ended it.
+type LeakRecord struct {
+	Name       string
+	Kind       Kind
+	AcquiredAt time.Time
+	FoundAt    time.Time
+	// Stack is the acquire stack in the format of a Go traceback; empty
+	// when stacks are not captured.
+	Stack string
+	// Released is true when ReleaseOnLeak ran the release.
+	Released bool
+}
+
+type leakBook struct {
+	mu      sync.Mutex
+	queue   []*lifetime
+	running bool
+
+	total  atomic.Int64
+	ringMu sync.Mutex
+	ring   []LeakRecord // the most recent leakRecordsKept, oldest first
+}
+
+// leakCleanup is the runtime cleanup attached to every handle.
+func leakCleanup(l *lifetime) {
+	t := l.t
+	t.flight.add() // Shutdown and otelguardtest.Find wait for the report
+	b := &t.leaks
+	b.mu.Lock()
+	b.queue = append(b.queue, l)
+	start := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if start {
+		go t.reportLeaks()
+	}
+}
+
+func (t *Tracker) reportLeaks() {
+	b := &t.leaks
+	for {
+		b.mu.Lock()
+		q := b.queue
+		b.queue = nil
+		if len(q) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		for _, l := range q {
+			l.reportLeak()
+			t.flight.done()
+		}
+	}
+}
+
+// leakClaim decides, in one swap, what a leak report owns: the span's end
+// (report) and the release (claimed). The release is claimed when
+// ReleaseOnLeak asks for it, or when nothing else could ever run it (no
+// CloseOnCancel watch), so that the lifetime is let go.
+func (l *lifetime) leakClaim() (report, claimed bool) {
+	wantClaim := l.flags&flReleaseOnLeak != 0 || l.flags&flCancelWatch == 0
+	for {
+		s := l.state.Load()
+		if s&stReported != 0 && (s&stClaimed != 0 || !wantClaim) {
+			return false, false // ended, or reported and owned by the watch
+		}
+		n := s | stReported | stLeaked
+		if s&stClaimed == 0 && wantClaim {
+			n |= stClaimed
+		}
+		if l.state.CompareAndSwap(s, n) {
+			return s&stReported == 0, s&stClaimed == 0 && n&stClaimed != 0
+		}
+	}
+}
+
+// reportLeak ends a lifetime whose handle was found unreachable.
+func (l *lifetime) reportLeak() {
+	if l.kind == kScope {
+		l.rel.(*scopeState).leaked()
+	}
+	report, claimed := l.leakClaim()
+	if !report && !claimed {
+		return
+	}
+	if claimed && l.flags&flReleaseOnLeak != 0 {
+		// Run the release on a goroutine of its own, detached and bounded,
+		// and end the span when it returns.
+		l.t.flight.add()
+		go func() {
+			defer l.t.flight.done()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.releaseCtx(nil)), l.t.cleanupTimeout())
+			defer cancel()
+			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true, ownCtx: true}
+			res := c.run(ctx, false)
+			reportPanic(l, res)
+		}()
+		if report {
+			l.t.recordLeak(l, true)
+		}
+		return
+	}
+	if report {
+		l.t.recordLeak(l, false)
+		extra := l.stackAttrs()
+		l.endSpan(OutcomeLeaked, TriggerGC, extra)
+	}
+	if claimed {
+		l.finish()
+	}
+}
+
+func (t *Tracker) recordLeak(l *lifetime, released bool) {
+	t.leaks.total.Add(1)
+	r := LeakRecord{
+		Name:       l.name,
+		Kind:       kindNames[l.kind],
+		AcquiredAt: time.Unix(0, l.acquiredAt),
+		FoundAt:    time.Now(),
+		Stack:      l.stack.String(),
+		Released:   released,
+	}
+	b := &t.leaks
+	b.ringMu.Lock()
+	if len(b.ring) == leakRecordsKept {
+		copy(b.ring, b.ring[1:])
+		b.ring = b.ring[:leakRecordsKept-1]
+	}
+	b.ring = append(b.ring, r)
+	b.ringMu.Unlock()
+}
+
+// Leaks returns the most recent leaks found (at most 256, oldest first).
+// A leaked lifetime has left Live by the time it is reported; LeakCount
+// says how many were found in all. Safe for concurrent use; the result is
+// a copy.
+func (t *Tracker) Leaks() []LeakRecord {
+	mustTracker(t, "Leaks")
+	b := &t.leaks
+	b.ringMu.Lock()
+	defer b.ringMu.Unlock()
+	return append([]LeakRecord(nil), b.ring...)
+}
+
+// LeakCount returns how many leaks the Tracker has found since it was
+// created.
+func (t *Tracker) LeakCount() int64 {
+	mustTracker(t, "LeakCount")
+	return t.leaks.total.Load()
+}

@@ -1,0 +1,477 @@
+package otelguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ErrClosed is returned, possibly wrapped, by a Close that finds the
+// lifetime already ended (closed, disarmed, detached or released). It is
+// normal for `defer r.Close(ctx)` to see it after an explicit Close.
+var ErrClosed = errors.New("otelguard: already closed")
+
+// PanicError is the error a release's panic becomes where the panic cannot
+// go on to the caller: on a goroutine of the library's own (CloseAsync,
+// CloseOnCancel, ReleaseOnLeak, CloseAll). It is also passed to
+// otel.Handle.
+type PanicError struct {
+	Name  string // the lifetime's name
+	Value any    // the value given to panic
+	Stack []byte // the panicking goroutine's stack
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("otelguard: release of %q panicked: %v", e.Name, e.Value)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// releaser is the release of one lifetime, bound to its value.
+type releaser interface {
+	release(ctx context.Context) error
+}
+
+// guardFunc adapts a Guard's cleanup. A func is pointer-shaped, so storing
+// it in a releaser does not allocate.
+type guardFunc func(context.Context) error
+
+func (f guardFunc) release(ctx context.Context) error { return f(ctx) }
+
+// Lifetime state bits. A lifetime's state only gains bits, each by one
+// compare-and-swap, so every decision is made exactly once:
+//
+//   - stClaimed: somebody owns the release: it runs (Close, Run, cancel,
+//     CloseAll, ReleaseOnLeak) or never will (Disarm, Detach, a leak
+//     without ReleaseOnLeak). A release runs at most once.
+//   - stReported: the span's outcome is decided. Whoever sets it ends the
+//     span; nobody else touches it.
+//   - stFinished: the release returned (or will never run); waiters wake.
+//
+// The claim that starts a release sets stReported too, in the same swap,
+// unless Shutdown or a leak report already ended the span: the lifetime
+// can still be released then, but reports nothing more.
+const (
+	stClaimed uint32 = 1 << iota
+	stReported
+	stFinished
+	stMisused
+	stDetached
+	stLeaked
+)
+
+// Lifetime flags, fixed at acquire.
+const (
+	flRecording     uint8 = 1 << iota // the span records: set end attributes
+	flReleaseOnLeak                   // ReleaseOnLeak
+	flCancelWatch                     // CloseOnCancel armed a context.AfterFunc
+	flMember                          // owned by a Scope: no handle of its own
+)
+
+// lifetime is the argument side of a handle: everything needed to end a
+// lifetime, and nothing that reaches the handle, so that a runtime cleanup
+// attached to the handle can fire. Guard, Resource and Scope embed it in
+// their state.
+type lifetime struct {
+	t     *Tracker
+	state atomic.Uint32
+	kind  kind
+	flags uint8
+
+	registered bool      // guarded by the registry shard's mutex
+	prev, next *lifetime // registry links
+	seq        uint64    // acquire order
+
+	name       string
+	acquiredAt int64           // unix nanoseconds
+	span       trace.Span      // nil when the tracker starts no spans
+	ctx        context.Context // the acquire context, with span when there is one
+	stack      *stack          // acquire program counters; nil without stacks
+	rel        releaser
+
+	watch   atomic.Pointer[func() bool]   // CloseOnCancel's AfterFunc stop
+	waiters atomic.Pointer[chan struct{}] // closed when the release finishes
+}
+
+const leakStatus = "handle became unreachable without Close, Run or Disarm"
+
+// finishedSentinel marks waiters after the release finished.
+var finishedSentinel = new(chan struct{})
+
+// claimRelease takes the release. won is false if another path has it.
+// report is true if the caller also owns the span's end.
+func (l *lifetime) claimRelease() (won, report bool) {
+	for {
+		s := l.state.Load()
+		if s&stClaimed != 0 {
+			return false, false
+		}
+		if l.state.CompareAndSwap(s, s|stClaimed|stReported) {
+			return true, s&stReported == 0
+		}
+	}
+}
+
+// claimReport takes the span's end without taking the release.
+func (l *lifetime) claimReport() bool {
+	for {
+		s := l.state.Load()
+		if s&stReported != 0 {
+			return false
+		}
+		if l.state.CompareAndSwap(s, s|stReported) {
+			return true
+		}
+	}
+}
+
+// setBit sets a flag bit and reports whether this call set it.
+func (l *lifetime) setBit(bit uint32) bool {
+	for {
+		s := l.state.Load()
+		if s&bit != 0 {
+			return false
+		}
+		if l.state.CompareAndSwap(s, s|bit) {
+			return true
+		}
+	}
+}
+
+func (l *lifetime) ended() bool { return l.state.Load()&stClaimed != 0 }
+
+// finish marks the release as done: it wakes waiters and unregisters the
+// lifetime. It is called once, by the owner of the release.
+func (l *lifetime) finish() {
+	l.setBit(stFinished)
+	if w := l.waiters.Swap(finishedSentinel); w != nil && w != finishedSentinel {
+		close(*w)
+	}
+	if l.flags&flCancelWatch != 0 {
+		if stop := l.watch.Load(); stop != nil {
+			(*stop)()
+		}
+	}
+	l.t.reg.remove(l)
+}
+
+// waitFinished is what a Close that lost the claim does: it waits for an
+// in-flight release, bounded by ctx, and returns ErrClosed.
+func (l *lifetime) waitFinished(ctx context.Context) error {
+	if l.state.Load()&stFinished != 0 {
+		return ErrClosed
+	}
+	var ch chan struct{}
+	for {
+		w := l.waiters.Load()
+		if w == finishedSentinel {
+			return ErrClosed
+		}
+		if w != nil {
+			ch = *w
+			break
+		}
+		c := make(chan struct{})
+		if l.waiters.CompareAndSwap(nil, &c) {
+			ch = c
+			break
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	select {
+	case <-ch:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("%w; gave up waiting for the release in flight: %w", ErrClosed, ctx.Err())
+	}
+}
+
+// disarm ends the lifetime without running the release.
+func (l *lifetime) disarm() bool { return l.disarmAs(0) }
+
+// disarmAs is disarm that also sets extra state bits in the same swap.
+func (l *lifetime) disarmAs(extra uint32) bool {
+	var report bool
+	for {
+		s := l.state.Load()
+		if s&stClaimed != 0 {
+			return false
+		}
+		if l.state.CompareAndSwap(s, s|stClaimed|stReported|extra) {
+			report = s&stReported == 0
+			break
+		}
+	}
+	if report {
+		l.endSpan(OutcomeDisarmed, TriggerDisarm, nil)
+	}
+	l.finish()
+	return true
+}
+
+func errGoexit(l *lifetime) error {
+	return fmt.Errorf("otelguard: release of %q called runtime.Goexit", l.name)
+}
+
+// panicked carries a release's panic from where it was recovered to where
+// it is decided what to do with it.
+type panicked struct {
+	value any
+	stack []byte
+}
+
+// relResult is how one release went.
+type relResult struct {
+	err      error
+	panic    *panicked
+	goexit   bool // the release called runtime.Goexit
+	timedOut bool // the caller stopped waiting at the deadline
+}
+
+// releaseCall is one run of a release: who asked, and what to record.
+type releaseCall struct {
+	l        *lifetime
+	trig     Trigger
+	report   bool // this call ends the span
+	leak     bool // ReleaseOnLeak: the outcome is leaked_without_close whatever the release did
+	ownCtx   bool // ctx is the acquire context, which already carries the span
+	detached bool
+	timed    bool
+	start    time.Time
+	ctx      context.Context
+
+	// for a release run on a worker goroutine to honour a deadline
+	handoff atomic.Int32 // 0 running, 1 delivered to the caller, 2 abandoned
+	result  chan relResult
+}
+
+// run runs the release with ctx and ends the lifetime. A release whose
+// context carries a deadline runs on a worker goroutine, so run returns by
+// the deadline even if the release ignores its context (the release goes
+// on as a straggler that Shutdown waits for); otherwise, or when inline is
+// set, it runs on the calling goroutine. A context that is already done is
+// replaced by context.WithoutCancel of it, bounded by the cleanup timeout.
+//
+// A panic in the release is returned in the result, never re-raised here;
+// a runtime.Goexit in an inline release ends the lifetime and goes on.
+func (c *releaseCall) run(ctx context.Context, inline bool) relResult {
+	l := c.l
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), l.t.cleanupTimeout())
+		defer cancel()
+		c.detached = true
+	}
+	if l.flags&flRecording != 0 && !c.ownCtx {
+		// The release's own spans belong under the lifetime's span.
+		ctx = trace.ContextWithSpan(ctx, l.span)
+	}
+	c.ctx = ctx
+	c.timed = l.flags&flRecording != 0
+	if c.timed {
+		c.start = time.Now()
+	}
+	if !inline {
+		if _, ok := ctx.Deadline(); ok {
+			return c.runWorker(ctx)
+		}
+	}
+	return c.runInline(ctx)
+}
+
+func (c *releaseCall) runInline(ctx context.Context) (res relResult) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		if r := recover(); r != nil {
+			res.panic = &panicked{value: r, stack: debug.Stack()}
+			c.complete(&res)
+			return
+		}
+		// runtime.Goexit: nothing after the call will run.
+		res.goexit = true
+		c.complete(&res)
+	}()
+	res.err = c.l.rel.release(ctx)
+	normal = true
+	c.complete(&res)
+	return res
+}
+
+func (c *releaseCall) runWorker(ctx context.Context) relResult {
+	// The worker shares a copy on the heap, so that the common inline path
+	// keeps its releaseCall on the stack.
+	c = &releaseCall{l: c.l, trig: c.trig, report: c.report, leak: c.leak, ownCtx: c.ownCtx, detached: c.detached,
+		timed: c.timed, start: c.start, ctx: c.ctx, result: make(chan relResult, 1)}
+	c.l.t.flight.add()
+	go c.work(ctx)
+	select {
+	case res := <-c.result:
+		c.complete(&res)
+		return res
+	case <-ctx.Done():
+	}
+	if !c.handoff.CompareAndSwap(0, 2) {
+		// The release finished as the deadline came; take its result.
+		res := <-c.result
+		c.complete(&res)
+		return res
+	}
+	res := relResult{timedOut: true, err: fmt.Errorf("otelguard: release of %q abandoned at its deadline: %w", c.l.name, ctx.Err())}
+	c.endReport(&res) // the straggler finishes the lifetime when it returns
+	return res
+}
+
+func (c *releaseCall) work(ctx context.Context) {
+	defer c.l.t.flight.done()
+	var res relResult
+	normal := false
+	defer func() {
+		if !normal {
+			if r := recover(); r != nil {
+				res.panic = &panicked{value: r, stack: debug.Stack()}
+			} else {
+				res.goexit = true
+			}
+		}
+		if c.handoff.CompareAndSwap(0, 1) {
+			c.result <- res
+			return
+		}
+		// Abandoned at the deadline: the span has ended; finish quietly.
+		if res.panic != nil {
+			otel.Handle(&PanicError{Name: c.l.name, Value: res.panic.value, Stack: res.panic.stack})
+		}
+		c.l.finish()
+	}()
+	res.err = c.l.rel.release(ctx)
+	normal = true
+}
+
+// complete ends the span (if this call owns it) and finishes the lifetime.
+func (c *releaseCall) complete(res *relResult) {
+	c.endReport(res)
+	c.l.finish()
+}
+
+func (c *releaseCall) endReport(res *relResult) {
+	if !c.report {
+		return
+	}
+	l := c.l
+	if l.flags&flRecording == 0 || l.span == nil {
+		if l.span != nil {
+			l.span.End()
+		}
+		return
+	}
+	var buf [8]attribute.KeyValue
+	attrs := buf[:0]
+	outcome := OutcomeCleaned
+	var statusMsg string
+	switch {
+	case res.timedOut:
+		outcome = OutcomeTimedOut
+		attrs = append(attrs, errorTypeTimeout)
+		statusMsg = res.err.Error()
+	case res.panic != nil:
+		outcome = OutcomeFailed
+		attrs = append(attrs, errorTypePanic)
+		statusMsg = fmt.Sprintf("release panicked: %v", res.panic.value)
+		l.span.AddEvent("exception", trace.WithAttributes(
+			semconv.ExceptionType(fmt.Sprintf("%T", res.panic.value)),
+			semconv.ExceptionMessage(fmt.Sprint(res.panic.value)),
+			semconv.ExceptionStacktrace(string(res.panic.stack)),
+		))
+	case res.goexit:
+		outcome = OutcomeFailed
+		attrs = append(attrs, errorTypeGoexit)
+		statusMsg = "release called runtime.Goexit"
+	case res.err != nil:
+		if errors.Is(res.err, context.DeadlineExceeded) && c.ctx != nil && c.ctx.Err() != nil {
+			outcome = OutcomeTimedOut
+			attrs = append(attrs, errorTypeTimeout)
+		} else {
+			outcome = OutcomeFailed
+			attrs = append(attrs, errorType(res.err))
+		}
+		statusMsg = res.err.Error()
+	}
+	if c.timed {
+		attrs = append(attrs, CleanupDurationKey.Float64(float64(time.Since(c.start))/float64(time.Millisecond)))
+	}
+	if c.detached {
+		attrs = append(attrs, CleanupDetachedKey.Bool(true))
+	}
+	if c.leak {
+		outcome = OutcomeLeaked
+		statusMsg = leakStatus
+		attrs = append(attrs, LeakReleasedKey.Bool(true))
+		if l.stack != nil {
+			attrs = append(attrs, StacktraceKey.String(l.stack.String()))
+		}
+	}
+	l.endSpanWith(outcome, c.trig, statusMsg, attrs)
+}
+
+// endSpan ends the span of a lifetime whose release did not run.
+func (l *lifetime) endSpan(o Outcome, trig Trigger, extra []attribute.KeyValue) {
+	if l.span == nil {
+		return
+	}
+	if l.flags&flRecording == 0 {
+		l.span.End()
+		return
+	}
+	msg := ""
+	if o == OutcomeLeaked {
+		msg = leakStatus
+	}
+	l.endSpanWith(o, trig, msg, extra)
+}
+
+// endSpanWith sets the end attributes in one call (one allocation) and
+// ends the span. extra is copied.
+func (l *lifetime) endSpanWith(o Outcome, trig Trigger, statusMsg string, extra []attribute.KeyValue) {
+	attrs := make([]attribute.KeyValue, 2, 2+len(extra))
+	attrs[0] = OutcomeKey.String(string(o))
+	attrs[1] = TriggerKey.String(string(trig))
+	attrs = append(attrs, extra...)
+	l.span.SetAttributes(attrs...)
+	switch o {
+	case OutcomeFailed, OutcomeTimedOut, OutcomeLeaked:
+		l.span.SetStatus(codes.Error, statusMsg)
+	}
+	l.span.End()
+}
+
+// errorType is error.type for err; for an errors.Join it is the first
+// error's type, which is what a reader of the trace wants to see.
+func errorType(err error) attribute.KeyValue {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if es := j.Unwrap(); len(es) > 0 && es[0] != nil {
+			return errorType(es[0])
+		}
+	}
+	return semconv.ErrorType(err)
+}

@@ -1,0 +1,51 @@
+package otelguard
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Kinds of misuse, the values of otelguard.misuse.kind.
+const (
+	misuseUseAfterClose    = "use_after_close"
+	misuseUseAfterDetach   = "use_after_detach"
+	misuseDetachAfterClose = "detach_after_close"
+	misuseAddAfterClose    = "add_after_close"
+)
+
+// MisuseSpanName is the name of the short span that records a misuse. It
+// has no otelguard.kind attribute: it is not a lifetime.
+const MisuseSpanName = "otelguard.misuse"
+
+// misuse records the first misuse of a lifetime: a short span linked to the
+// lifetime's span, with the calling stack. Later misuses of the same
+// lifetime record nothing more. skip counts frames between misuse's caller
+// and the user's code.
+func (l *lifetime) misuse(kind string, skip int) {
+	if !l.setBit(stMisused) {
+		return
+	}
+	ts := l.t.tracerFor()
+	if ts.noop {
+		return
+	}
+	opts := []trace.SpanStartOption{
+		trace.WithAttributes(
+			MisuseKindKey.String(kind),
+			NameKey.String(l.name),
+		),
+	}
+	if l.span != nil {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: l.span.SpanContext()}))
+	}
+	_, span := ts.tracer.Start(context.Background(), MisuseSpanName, opts...)
+	if span.IsRecording() {
+		if st := captureStack(skip+1, MaxStackDepth); st != nil {
+			span.SetAttributes(StacktraceKey.String(st.String()))
+		}
+		span.SetStatus(codes.Error, kind+" of "+l.name)
+	}
+	span.End()
+}

@@ -1,0 +1,231 @@
+package otelguard
+
+import (
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Defaults of a Tracker's configuration.
+const (
+	// DefaultCleanupTimeout bounds a release that runs on a detached
+	// context (see WithCleanupTimeout).
+	DefaultCleanupTimeout = 10 * time.Second
+	// DefaultStackDepth is how many frames of an acquire stack are kept.
+	DefaultStackDepth = 32
+	// MaxStackDepth is the most frames WithStackDepth keeps; larger values
+	// are clamped to it.
+	MaxStackDepth = 128
+)
+
+// LeakDetection is how much work a Tracker does to find lifetimes whose
+// handle was dropped without being closed, run or disarmed.
+type LeakDetection int
+
+const (
+	// LeakDetectionStacks (the zero value and the default) attaches a
+	// runtime cleanup to every handle and captures the acquire stack
+	// (program counters only; they are symbolized when a leak or an open
+	// lifetime is reported).
+	LeakDetectionStacks LeakDetection = iota
+	// LeakDetectionOff attaches nothing. A lifetime that is never ended
+	// stays registered with its value until CloseAll releases it or
+	// Shutdown reports it; use Off only where every lifetime is ended.
+	LeakDetectionOff
+	// LeakDetectionOn attaches a runtime cleanup but captures no stack:
+	// leaks are found and counted, without code.stacktrace.
+	LeakDetectionOn
+)
+
+// String returns the level's name.
+func (l LeakDetection) String() string {
+	switch l {
+	case LeakDetectionStacks:
+		return "stacks"
+	case LeakDetectionOff:
+		return "off"
+	case LeakDetectionOn:
+		return "on"
+	}
+	return "LeakDetection(" + itoa(int64(l)) + ")"
+}
+
+// An Option configures a Tracker. Options are applied by New in order; a
+// later option overrides an earlier one.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is a Tracker's configuration, resolved once by New.
+type config struct {
+	set            bool // made by newConfig; false in a zero Tracker
+	tp             trace.TracerProvider
+	mp             metric.MeterProvider
+	leak           LeakDetection
+	cleanupTimeout time.Duration
+	stackDepth     int
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		set:            true,
+		leak:           LeakDetectionStacks,
+		cleanupTimeout: DefaultCleanupTimeout,
+		stackDepth:     DefaultStackDepth,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// WithTracerProvider sets the provider of the Tracker's tracer. A nil
+// provider is ignored: the Tracker then follows the global provider
+// (otel.GetTracerProvider), including one set after New returns.
+//
+// With a provider from go.opentelemetry.io/otel/trace/noop no span is
+// started at all: lifetimes are still tracked, released and reported to
+// Live, Shutdown and CloseAll.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		if tp != nil {
+			c.tp = tp
+		}
+	})
+}
+
+// WithMeterProvider sets the provider of the Tracker's meter. A nil
+// provider is ignored: the Tracker then uses the global provider
+// (otel.GetMeterProvider).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.mp = mp
+		}
+	})
+}
+
+// WithLeakDetection sets the leak detection level. A value that is not
+// one of the LeakDetection constants selects the default,
+// LeakDetectionStacks.
+func WithLeakDetection(l LeakDetection) Option {
+	return optionFunc(func(c *config) {
+		switch l {
+		case LeakDetectionStacks, LeakDetectionOff, LeakDetectionOn:
+			c.leak = l
+		default:
+			c.leak = LeakDetectionStacks
+		}
+	})
+}
+
+// WithCleanupTimeout bounds a release that runs on a detached context:
+// Close or CloseAll called with a context that is already done,
+// CloseOnCancel, ReleaseOnLeak. A duration that is zero or negative
+// selects DefaultCleanupTimeout.
+func WithCleanupTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			d = DefaultCleanupTimeout
+		}
+		c.cleanupTimeout = d
+	})
+}
+
+// WithStackDepth sets how many frames of the acquire stack are kept. Zero
+// keeps none (as LeakDetectionOn does); a negative value selects
+// DefaultStackDepth; a value above MaxStackDepth is clamped to it.
+func WithStackDepth(n int) Option {
+	return optionFunc(func(c *config) {
+		switch {
+		case n < 0:
+			n = DefaultStackDepth
+		case n > MaxStackDepth:
+			n = MaxStackDepth
+		}
+		c.stackDepth = n
+	})
+}
+
+// An AcquireOption configures one lifetime. It is a small value: passing
+// options allocates nothing beyond what WithAttributes holds.
+type AcquireOption struct {
+	op      acquireOp
+	tracker *Tracker
+	attrs   []attribute.KeyValue
+}
+
+type acquireOp uint8
+
+const (
+	opNone acquireOp = iota
+	opTracker
+	opCloseOnCancel
+	opReleaseOnLeak
+	opAttributes
+)
+
+// acquireConfig is the resolved form of a list of AcquireOptions.
+type acquireConfig struct {
+	tracker       *Tracker
+	closeOnCancel bool
+	releaseOnLeak bool
+	attrs         []attribute.KeyValue
+}
+
+func resolveAcquire(opts []AcquireOption) acquireConfig {
+	var c acquireConfig
+	for i := range opts {
+		o := &opts[i]
+		switch o.op {
+		case opTracker:
+			if o.tracker != nil {
+				c.tracker = o.tracker
+			}
+		case opCloseOnCancel:
+			c.closeOnCancel = true
+		case opReleaseOnLeak:
+			c.releaseOnLeak = true
+		case opAttributes:
+			c.attrs = append(c.attrs, o.attrs...)
+		}
+	}
+	return c
+}
+
+// WithTracker makes a package-level function (NewGuard, Acquire, Track,
+// NewScope) use t instead of Default(). A nil t is ignored. Given to a
+// Tracker method it is ignored: the receiver wins.
+func WithTracker(t *Tracker) AcquireOption {
+	return AcquireOption{op: opTracker, tracker: t}
+}
+
+// CloseOnCancel releases the lifetime when the context given at acquire is
+// done (through context.AfterFunc), with trigger cancel. The release runs
+// on a goroutine of its own, on context.WithoutCancel of that context
+// bounded by the cleanup timeout, and records otelguard.cleanup.detached.
+// An explicit Close, Run or Disarm before then stops the watch.
+func CloseOnCancel() AcquireOption { return AcquireOption{op: opCloseOnCancel} }
+
+// ReleaseOnLeak makes leak detection also run the release of a lifetime
+// whose handle became unreachable, as an os.File closes its descriptor: on
+// a goroutine of the library's own, on a detached context bounded by the
+// cleanup timeout. The outcome stays leaked_without_close, with
+// otelguard.leak.released=true. It needs leak detection (not
+// LeakDetectionOff).
+func ReleaseOnLeak() AcquireOption { return AcquireOption{op: opReleaseOnLeak} }
+
+// WithAttributes adds attributes to the lifetime's span when it starts.
+// Keep values free of secrets and of the guarded value itself: otelguard
+// never renders a value into an attribute.
+func WithAttributes(kv ...attribute.KeyValue) AcquireOption {
+	return AcquireOption{op: opAttributes, attrs: kv}
+}

@@ -1,0 +1,133 @@
+package otelguard
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// The registry holds every lifetime that has not finished, so that Live,
+// Shutdown and CloseAll can find them. It is striped: a lifetime goes to
+// one of registryShards lists chosen by its sequence number, each with its
+// own mutex, so acquires and releases on different goroutines rarely meet
+// and no lock is global. Lists are intrusive (the links live in the
+// lifetime), so registering allocates nothing.
+const registryShards = 32
+
+type registry struct {
+	seq    atomic.Uint64
+	shards [registryShards]registryShard
+}
+
+type registryShard struct {
+	mu         sync.Mutex
+	head, tail *lifetime
+	_          [40]byte // keep neighbouring shards off one cache line
+}
+
+// add registers l and gives it its sequence number (acquire order).
+func (r *registry) add(l *lifetime) {
+	l.seq = r.seq.Add(1)
+	sh := &r.shards[l.seq%registryShards]
+	sh.mu.Lock()
+	l.prev = sh.tail
+	l.next = nil
+	if sh.tail != nil {
+		sh.tail.next = l
+	} else {
+		sh.head = l
+	}
+	sh.tail = l
+	l.registered = true
+	sh.mu.Unlock()
+}
+
+// remove unregisters l. It is safe to call more than once.
+func (r *registry) remove(l *lifetime) {
+	sh := &r.shards[l.seq%registryShards]
+	sh.mu.Lock()
+	if l.registered {
+		if l.prev != nil {
+			l.prev.next = l.next
+		} else {
+			sh.head = l.next
+		}
+		if l.next != nil {
+			l.next.prev = l.prev
+		} else {
+			sh.tail = l.prev
+		}
+		l.prev, l.next = nil, nil
+		l.registered = false
+	}
+	sh.mu.Unlock()
+}
+
+// snapshot returns the registered lifetimes in acquire order (oldest
+// first). Every lifetime registered before the call and not removed
+// before it is included.
+func (r *registry) snapshot() []*lifetime {
+	var out []*lifetime
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for l := sh.head; l != nil; l = l.next {
+			out = append(out, l)
+		}
+		sh.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b *lifetime) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// inflight counts work running on goroutines of the library's own (async
+// releases, stragglers that outlived their deadline, leak reports) so that
+// Shutdown can wait for it. The counter is an atomic; the mutex is taken
+// only when the count reaches zero or somebody waits.
+type inflight struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	zero chan struct{} // closed when n reaches zero; nil when nobody waits
+}
+
+func (f *inflight) add() { f.n.Add(1) }
+
+func (f *inflight) done() {
+	if f.n.Add(-1) == 0 {
+		f.mu.Lock()
+		if f.zero != nil && f.n.Load() == 0 {
+			close(f.zero)
+			f.zero = nil
+		}
+		f.mu.Unlock()
+	}
+}
+
+// wait blocks until the count is zero or done is closed. It reports
+// whether the count reached zero.
+func (f *inflight) wait(done <-chan struct{}) bool {
+	f.mu.Lock()
+	if f.n.Load() == 0 {
+		f.mu.Unlock()
+		return true
+	}
+	if f.zero == nil {
+		f.zero = make(chan struct{})
+	}
+	z := f.zero
+	f.mu.Unlock()
+	select {
+	case <-z:
+		return true
+	case <-done:
+		return f.n.Load() == 0
+	}
+}

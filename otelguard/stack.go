@@ -1,0 +1,172 @@
+package otelguard
+
+import (
+	"hash/maphash"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+)
+
+// A stack is an acquire stack: program counters captured by
+// runtime.Callers. Stacks are interned process-wide, so the millionth
+// lifetime acquired at one call site shares the first one's record and
+// costs one pointer. Nothing is symbolized until a stack is reported.
+type stack struct {
+	hash uint64
+	pcs  []uintptr
+}
+
+// inlineStackDepth frames are captured into a buffer on the goroutine's
+// stack; deeper captures allocate a buffer.
+const inlineStackDepth = 64
+
+// maxStackBytes bounds the text of one symbolized stack.
+const maxStackBytes = 16 << 10
+
+// The intern table: open addressing over a fixed array of atomic slots. A
+// slot, once filled, never changes, so a lookup is a few atomic loads and
+// no lock. When a probe sequence is full the stack is kept unshared.
+const (
+	stackTableBits  = 13
+	stackTableSize  = 1 << stackTableBits
+	stackTableProbe = 8
+)
+
+var (
+	stackSeed  = maphash.MakeSeed()
+	stackTable [stackTableSize]atomic.Pointer[stack]
+)
+
+// captureStack records up to depth program counters of the calling
+// goroutine, skipping skip frames above captureStack's caller (skip 0 is
+// the caller of captureStack), and returns the interned record.
+func captureStack(skip, depth int) *stack {
+	if depth <= 0 {
+		return nil
+	}
+	var buf [inlineStackDepth]uintptr
+	var pcs []uintptr
+	if depth <= len(buf) {
+		pcs = buf[:depth]
+	} else {
+		pcs = make([]uintptr, depth)
+	}
+	n := runtime.Callers(skip+2, pcs)
+	if n == 0 {
+		return nil
+	}
+	return internStack(pcs[:n])
+}
+
+// internStack returns the shared record equal to pcs, creating it if
+// needed. pcs is copied; the caller may reuse it.
+func internStack(pcs []uintptr) *stack {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(pcs))), len(pcs)*int(unsafe.Sizeof(uintptr(0))))
+	h := maphash.Bytes(stackSeed, b)
+	i := h & (stackTableSize - 1)
+	var fresh *stack
+	for range stackTableProbe {
+		slot := &stackTable[i]
+		for {
+			s := slot.Load()
+			if s == nil {
+				if fresh == nil {
+					fresh = &stack{hash: h, pcs: append([]uintptr(nil), pcs...)}
+				}
+				if slot.CompareAndSwap(nil, fresh) {
+					return fresh
+				}
+				continue // lost the race for this slot; look at the winner
+			}
+			if s.hash == h && equalPCs(s.pcs, pcs) {
+				return s
+			}
+			break
+		}
+		i = (i + 1) & (stackTableSize - 1)
+	}
+	if fresh == nil {
+		fresh = &stack{hash: h, pcs: append([]uintptr(nil), pcs...)}
+	}
+	return fresh
+}
+
+func equalPCs(a, b []uintptr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// PCs returns a copy of the program counters.
+func (s *stack) PCs() []uintptr {
+	if s == nil {
+		return nil
+	}
+	return append([]uintptr(nil), s.pcs...)
+}
+
+// String renders the stack in the format of a Go traceback, one frame per
+// two lines:
+//
+//	main.handler(...)
+//		/src/app/main.go:42 +0x1d
+//
+// runtime.goexit and runtime.main, which a Go traceback hides, are left
+// out. The text is bounded by maxStackBytes.
+func (s *stack) String() string {
+	if s == nil || len(s.pcs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	frames := runtime.CallersFrames(s.pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function != "runtime.goexit" && f.Function != "runtime.main" && f.Function != "" {
+			line := formatFrame(f)
+			if b.Len()+len(line) > maxStackBytes {
+				b.WriteString("...additional frames elided...\n")
+				break
+			}
+			b.WriteString(line)
+		}
+		if !more {
+			break
+		}
+	}
+	return b.String()
+}
+
+func formatFrame(f runtime.Frame) string {
+	var b strings.Builder
+	b.Grow(len(f.Function) + len(f.File) + 32)
+	b.WriteString(f.Function)
+	b.WriteString("(...)\n\t")
+	b.WriteString(f.File)
+	b.WriteByte(':')
+	b.WriteString(strconv.Itoa(f.Line))
+	if f.Func != nil && f.Entry != 0 && f.PC >= f.Entry { // not for inlined frames, as a Go traceback
+		b.WriteString(" +0x")
+		b.WriteString(strconv.FormatUint(uint64(f.PC-f.Entry), 16))
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// firstFrame returns the first frame of the stack: the code that acquired.
+func (s *stack) firstFrame() (runtime.Frame, bool) {
+	if s == nil || len(s.pcs) == 0 {
+		return runtime.Frame{}, false
+	}
+	f, _ := runtime.CallersFrames(s.pcs).Next()
+	return f, f.Function != ""
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

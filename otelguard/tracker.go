@@ -1,0 +1,354 @@
+package otelguard
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// A Tracker starts and ends the spans of guarded lifetimes and keeps track
+// of the ones still open. Create one with New, or use Default. The zero
+// Tracker is ready to use and behaves as New() with no options.
+//
+// A Tracker is safe for concurrent use by any number of goroutines. Its
+// acquire and release paths take no lock shared by the whole Tracker and
+// never wait on an exporter.
+type Tracker struct {
+	cfg config
+
+	tracer atomic.Pointer[tracerState]
+	reg    registry
+	flight inflight
+	leaks  leakBook
+}
+
+// tracerState is a resolved tracer and what was resolved from.
+type tracerState struct {
+	tp     trace.TracerProvider
+	tracer trace.Tracer
+	noop   bool // start no spans at all
+	stable bool // the provider's type is not comparable: never re-resolved
+}
+
+// New returns a Tracker configured by opts. Nil options are ignored.
+func New(opts ...Option) *Tracker {
+	t := &Tracker{cfg: newConfig(opts)}
+	if t.cfg.tp != nil {
+		t.tracer.Store(newTracerState(t.cfg.tp))
+	}
+	return t
+}
+
+var defaultTracker = sync.OnceValue(func() *Tracker { return New() })
+
+// Default returns the process-wide Tracker used by the package-level
+// functions. It follows the global providers (otel.GetTracerProvider and
+// otel.GetMeterProvider), resolved lazily: a provider set with
+// otel.SetTracerProvider after the first call is picked up by the next
+// acquire.
+func Default() *Tracker { return defaultTracker() }
+
+func newTracerState(tp trace.TracerProvider) *tracerState {
+	s := &tracerState{tp: tp, stable: !reflect.TypeOf(tp).Comparable()}
+	switch tp.(type) {
+	case noop.TracerProvider, *noop.TracerProvider:
+		s.noop = true
+	default:
+		s.tracer = tp.Tracer(ScopeName,
+			trace.WithInstrumentationVersion(Version),
+			trace.WithSchemaURL(semconv.SchemaURL))
+	}
+	return s
+}
+
+// tracerFor returns the tracer to use now: the configured provider's, or
+// the current global provider's.
+func (t *Tracker) tracerFor() *tracerState {
+	s := t.tracer.Load()
+	if t.cfg.tp != nil && s != nil {
+		return s
+	}
+	g := otel.GetTracerProvider()
+	if s != nil && (s.stable || s.tp == g) {
+		return s
+	}
+	n := newTracerState(g)
+	t.tracer.Store(n)
+	return n
+}
+
+func (t *Tracker) cleanupTimeout() time.Duration {
+	if t.cfg.cleanupTimeout <= 0 {
+		return DefaultCleanupTimeout
+	}
+	return t.cfg.cleanupTimeout
+}
+
+func (t *Tracker) stackDepth() int {
+	if t.cfg.leak != LeakDetectionStacks {
+		return 0
+	}
+	if !t.cfg.set {
+		return DefaultStackDepth // the zero Tracker
+	}
+	return t.cfg.stackDepth
+}
+
+func (t *Tracker) leakDetection() bool { return t.cfg.leak != LeakDetectionOff }
+
+func mustTracker(t *Tracker, fn string) {
+	if t == nil {
+		panic("otelguard: " + fn + " called on a nil *Tracker")
+	}
+}
+
+// Span start options by kind, built once so a start allocates nothing here.
+var startOpts = [...][]trace.SpanStartOption{
+	kGuard:    {trace.WithAttributes(kindAttrs[kGuard])},
+	kResource: {trace.WithAttributes(kindAttrs[kResource])},
+	kScope:    {trace.WithAttributes(kindAttrs[kScope])},
+}
+
+// defaultNames name lifetimes acquired with an empty name.
+var defaultNames = [...]string{
+	kGuard:    "otelguard.guard",
+	kResource: "otelguard.resource",
+	kScope:    "otelguard.scope",
+}
+
+// begin starts a lifetime: span, acquire stack, registration and the
+// CloseOnCancel watch. skip counts the frames between begin's caller and
+// the user's code (0: begin's caller is the user's code).
+func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, rel releaser, cfg *acquireConfig, skip int) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if name == "" {
+		name = defaultNames[k]
+	}
+	l.t = t
+	l.kind = k
+	l.name = name
+	l.rel = rel
+	l.acquiredAt = time.Now().UnixNano()
+	l.ctx = ctx
+	if ts := t.tracerFor(); !ts.noop {
+		var span trace.Span
+		if len(cfg.attrs) == 0 {
+			l.ctx, span = ts.tracer.Start(ctx, name, startOpts[k]...)
+		} else {
+			attrs := make([]attribute.KeyValue, 0, 1+len(cfg.attrs))
+			attrs = append(attrs, kindAttrs[k])
+			attrs = append(attrs, cfg.attrs...)
+			l.ctx, span = ts.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+		}
+		l.span = span
+		if span.IsRecording() {
+			l.flags |= flRecording
+		}
+	}
+	if d := t.stackDepth(); d > 0 {
+		l.stack = captureStack(skip+1, d)
+	}
+	if cfg.releaseOnLeak {
+		l.flags |= flReleaseOnLeak
+	}
+	t.reg.add(l)
+	if cfg.closeOnCancel && ctx.Done() != nil {
+		l.flags |= flCancelWatch
+		stop := context.AfterFunc(ctx, l.onCancel)
+		l.watch.Store(&stop)
+	}
+}
+
+// onCancel is CloseOnCancel's release, on the goroutine context.AfterFunc
+// started.
+func (l *lifetime) onCancel() {
+	won, report := l.claimRelease()
+	if !won {
+		return
+	}
+	l.t.flight.add()
+	defer l.t.flight.done()
+	c := releaseCall{l: l, trig: TriggerCancel, report: report, ownCtx: true}
+	res := c.run(l.releaseCtx(nil), false)
+	reportPanic(l, res)
+}
+
+// reportPanic hands a release's panic on a goroutine of the library's own
+// to otel.Handle and returns it as an error.
+func reportPanic(l *lifetime, res relResult) error {
+	if res.panic == nil {
+		return res.err
+	}
+	pe := &PanicError{Name: l.name, Value: res.panic.value, Stack: res.panic.stack}
+	otel.Handle(pe)
+	return pe
+}
+
+// Shutdown ends every lifetime that is still open as open_at_shutdown
+// (trigger shutdown, with its acquire stack), then waits for releases
+// running on the library's goroutines (CloseAsync, CloseOnCancel,
+// ReleaseOnLeak, stragglers that outlived their deadline) and for pending
+// leak reports. It returns ctx's error if they outlast ctx, else nil.
+//
+// Shutdown releases nothing: a lifetime it reports can still be closed,
+// and its release still runs then (recording nothing more). It may be
+// called more than once and concurrently; each call reports the lifetimes
+// open and not yet reported at that moment. The Tracker keeps working
+// after it. Call it before shutting down the TracerProvider, so that the
+// spans it ends are exported. With a synchronous span processor it waits
+// on the exporter for each span it ends.
+func (t *Tracker) Shutdown(ctx context.Context) error {
+	mustTracker(t, "Shutdown")
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	for _, l := range t.reg.snapshot() {
+		if l.claimReport() {
+			l.endSpan(OutcomeOpenAtShutdown, TriggerShutdown, l.stackAttrs())
+		}
+	}
+	return t.wait(ctx)
+}
+
+// wait waits for the library's own goroutines, bounded by ctx.
+func (t *Tracker) wait(ctx context.Context) error {
+	if t.flight.wait(ctx.Done()) {
+		return nil
+	}
+	return ctx.Err()
+}
+
+// CloseAll releases every open lifetime, newest first, with trigger
+// shutdown, then waits like Shutdown for releases on the library's
+// goroutines. Resources and scopes get ctx (detached and bounded by the
+// cleanup timeout if it is done); a Guard gets its own context, as Run
+// would give it. Lifetimes already being released elsewhere are skipped.
+//
+// It returns every release's error joined with errors.Join, and ctx's
+// error if the wait outlasted it. A release's panic does not propagate: it
+// is reported through otel.Handle and returned as a *PanicError. CloseAll
+// may be called more than once and concurrently; each lifetime is released
+// once.
+func (t *Tracker) CloseAll(ctx context.Context) error {
+	mustTracker(t, "CloseAll")
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ls := t.reg.snapshot()
+	var errs []error
+	for i := len(ls) - 1; i >= 0; i-- {
+		l := ls[i]
+		res, ok := l.closeWith(ctx, TriggerShutdown, false)
+		if !ok {
+			continue
+		}
+		if err := reportPanic(l, res); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := t.wait(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// closeWith releases l on behalf of something other than its handle (a
+// Scope, CloseAll). ok is false if another path owns the release.
+func (l *lifetime) closeWith(ctx context.Context, trig Trigger, inline bool) (res relResult, ok bool) {
+	won, report := l.claimRelease()
+	if !won {
+		return relResult{}, false
+	}
+	c := releaseCall{l: l, trig: trig, report: report}
+	if l.kind == kGuard && l.flags&flMember == 0 {
+		// A Guard's cleanup gets the guard's own context, on the calling
+		// goroutine, as Run would run it.
+		c.ownCtx = true
+		return c.run(l.ctx, true), true
+	}
+	return c.run(l.releaseCtx(ctx), inline), true
+}
+
+// releaseCtx is the context a release started by the library gets: ctx if
+// given, else the acquire context (detached by run if it is done).
+func (l *lifetime) releaseCtx(ctx context.Context) context.Context {
+	if ctx != nil {
+		return ctx
+	}
+	if l.ctx != nil {
+		return l.ctx
+	}
+	return context.Background()
+}
+
+func (l *lifetime) stackAttrs() []attribute.KeyValue {
+	if l.stack == nil {
+		return nil
+	}
+	return []attribute.KeyValue{StacktraceKey.String(l.stack.String())}
+}
+
+// LiveLifetime describes a lifetime that is still open.
+type LiveLifetime struct {
+	Name       string
+	Kind       Kind
+	AcquiredAt time.Time
+	// Releasing is true while its release runs (or, having outlived its
+	// deadline, runs on in the background).
+	Releasing bool
+	// Reported is true when the lifetime's span has already ended without
+	// a release: Shutdown reported it open_at_shutdown, or leak detection
+	// reported it while CloseOnCancel still waits to release it.
+	Reported bool
+	// Leaked is true when leak detection found the handle unreachable but
+	// the lifetime waits for CloseOnCancel to release it.
+	Leaked bool
+
+	stack *stack
+}
+
+// Stack returns the acquire stack in the format of a Go traceback,
+// symbolized now; it is empty when stacks are not captured.
+func (l LiveLifetime) Stack() string { return l.stack.String() }
+
+// PCs returns a copy of the acquire stack's program counters, innermost
+// (the acquiring function) first, as runtime.Callers returns them.
+func (l LiveLifetime) PCs() []uintptr { return l.stack.PCs() }
+
+// Live returns the lifetimes that are open now, in acquire order: every
+// lifetime acquired before the call and not ended before it. A lifetime
+// whose release is running, or that outlived its deadline and runs on, is
+// still open. It is the deterministic presence check that garbage
+// collection cannot give.
+//
+// Live is safe for concurrent use; it briefly holds each of the
+// registry's stripes in turn, never all at once.
+func (t *Tracker) Live() []LiveLifetime {
+	mustTracker(t, "Live")
+	ls := t.reg.snapshot()
+	out := make([]LiveLifetime, 0, len(ls))
+	for _, l := range ls {
+		st := l.state.Load()
+		out = append(out, LiveLifetime{
+			Name:       l.name,
+			Kind:       kindNames[l.kind],
+			AcquiredAt: time.Unix(0, l.acquiredAt),
+			Releasing:  st&stClaimed != 0,
+			Reported:   st&stReported != 0 && st&stClaimed == 0,
+			Leaked:     st&stLeaked != 0,
+			stack:      l.stack,
+		})
+	}
+	return out
+}
