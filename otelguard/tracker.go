@@ -352,3 +352,21 @@ func (t *Tracker) Live() []LiveLifetime {
 	}
 	return out
 }
+
+// Flush waits until the work on the Tracker's own goroutines is done: the
+// leak reports queued so far (their spans ended), releases started by
+// CloseAsync, CloseOnCancel and ReleaseOnLeak, and stragglers that
+// outlived their deadline. It returns ctx's error if that work outlasts
+// ctx, else nil. It reports nothing and releases nothing.
+//
+// Leak detection depends on the garbage collector: a handle dropped just
+// now is found only after a collection has run and the runtime has run its
+// cleanup, which Flush cannot wait for. Tests that need leaks found use
+// otelguardtest.Find, which forces collections and retries.
+func (t *Tracker) Flush(ctx context.Context) error {
+	mustTracker(t, "Flush")
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return t.wait(ctx)
+}

@@ -1,0 +1,125 @@
+package otelguard_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// harness is a Tracker recording into a SpanRecorder.
+type harness struct {
+	rec *tracetest.SpanRecorder
+	tp  *sdktrace.TracerProvider
+	tr  *otelguard.Tracker
+}
+
+func newHarness(t testing.TB, opts ...otelguard.Option) *harness {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	opts = append([]otelguard.Option{otelguard.WithTracerProvider(tp)}, opts...)
+	return &harness{rec: rec, tp: tp, tr: otelguard.New(opts...)}
+}
+
+// ended returns the ended spans with the given name.
+func (h *harness) ended(name string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range h.rec.Ended() {
+		if s.Name() == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// one returns the only ended span named name, failing otherwise.
+func (h *harness) one(t testing.TB, name string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	ss := h.ended(name)
+	if len(ss) != 1 {
+		t.Fatalf("want 1 ended span %q, got %d (all ended: %v)", name, len(ss), names(h.rec.Ended()))
+	}
+	return ss[0]
+}
+
+func names(ss []sdktrace.ReadOnlySpan) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	m := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes() {
+		if _, dup := m[kv.Key]; dup {
+			panic("duplicate attribute " + string(kv.Key))
+		}
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// wantEnd checks outcome and trigger of an ended lifetime span.
+func wantEnd(t testing.TB, s sdktrace.ReadOnlySpan, o otelguard.Outcome, tr otelguard.Trigger) map[attribute.Key]attribute.Value {
+	t.Helper()
+	a := attrs(s)
+	if got := a[otelguard.OutcomeKey].AsString(); got != string(o) {
+		t.Errorf("%s: outcome = %q, want %q (attrs %v)", s.Name(), got, o, s.Attributes())
+	}
+	if got := a[otelguard.TriggerKey].AsString(); got != string(tr) {
+		t.Errorf("%s: trigger = %q, want %q", s.Name(), got, tr)
+	}
+	return a
+}
+
+// handled captures what reaches otel.Handle during a test.
+type handled struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (h *handled) Handle(err error) {
+	h.mu.Lock()
+	h.errs = append(h.errs, err)
+	h.mu.Unlock()
+}
+
+func (h *handled) all() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.errs...)
+}
+
+// captureHandled installs an error handler for the test. Tests using it
+// must not run in parallel.
+func captureHandled(t testing.TB) *handled {
+	h := &handled{}
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(h)
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+	return h
+}
+
+func nop(context.Context) error { return nil }
+
+func otelguardAttr(k, v string) attribute.KeyValue { return attribute.String(k, v) }
+
+func containsFunc(stack, fn string) bool { return strings.Contains(stack, "."+fn+"(") }
+
+func runtimeGoexit() { runtime.Goexit() }

@@ -1,0 +1,276 @@
+package otelguard_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// collectLeaks forces collections until tr has found want leaks (bounded),
+// then waits for their reports to end their spans.
+func collectLeaks(t testing.TB, tr *otelguard.Tracker, want int64) {
+	t.Helper()
+	for i := 0; i < 200 && tr.LeakCount() < want; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if err := tr.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.LeakCount(); got != want {
+		t.Fatalf("LeakCount = %d, want %d", got, want)
+	}
+}
+
+//go:noinline
+func leakResource(tr *otelguard.Tracker, opts ...otelguard.AcquireOption) {
+	opts = append(opts, otelguard.WithTracker(tr))
+	r := otelguard.Acquire(context.Background(), "leaky", new(int), func(context.Context, *int) error { return nil }, opts...)
+	_ = r
+}
+
+//go:noinline
+func forgetGuard(tr *otelguard.Tracker) {
+	tr.NewGuard(context.Background(), "forgotten", nop)
+}
+
+func TestLeakedResourceIsReported(t *testing.T) {
+	h := newHarness(t)
+	leakResource(h.tr)
+	collectLeaks(t, h.tr, 1)
+	s := h.one(t, "leaky")
+	a := wantEnd(t, s, otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	if s.Status().Code != codes.Error {
+		t.Errorf("status %v", s.Status())
+	}
+	st := a[otelguard.StacktraceKey].AsString()
+	if first := strings.SplitN(st, "\n", 2)[0]; !strings.HasSuffix(first, ".leakResource(...)") {
+		t.Fatalf("first frame %q, want leakResource; stack:\n%s", first, st)
+	}
+	if n := len(h.tr.Live()); n != 0 {
+		t.Errorf("Live = %d after the leak report", n)
+	}
+	lk := h.tr.Leaks()
+	if len(lk) != 1 || lk[0].Name != "leaky" || lk[0].Kind != otelguard.KindResource || !strings.Contains(lk[0].Stack, "leakResource") || lk[0].Released {
+		t.Fatalf("Leaks = %+v", lk)
+	}
+}
+
+func TestForgottenGuardLeaks(t *testing.T) {
+	h := newHarness(t)
+	forgetGuard(h.tr)
+	collectLeaks(t, h.tr, 1)
+	a := wantEnd(t, h.one(t, "forgotten"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	if !strings.Contains(a[otelguard.StacktraceKey].AsString(), ".forgetGuard(") {
+		t.Error("stack does not name forgetGuard")
+	}
+}
+
+func TestClosedLifetimesAreNeverReported(t *testing.T) {
+	h := newHarness(t)
+	for i := range 5000 {
+		r := otelguard.Acquire(context.Background(), "ok", i, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
+		g := h.tr.NewGuard(context.Background(), "ok", nop)
+		_ = r.Close(context.Background())
+		if i%2 == 0 {
+			_ = g.Run()
+		} else {
+			g.Disarm()
+		}
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	_ = h.tr.Flush(context.Background())
+	if n := h.tr.LeakCount(); n != 0 {
+		t.Fatalf("%d false leaks", n)
+	}
+}
+
+func TestLeakDetectionOnHasNoStack(t *testing.T) {
+	h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+	leakResource(h.tr)
+	collectLeaks(t, h.tr, 1)
+	a := wantEnd(t, h.one(t, "leaky"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	if _, ok := a[otelguard.StacktraceKey]; ok {
+		t.Error("LeakDetectionOn captured a stack")
+	}
+}
+
+func TestLeakDetectionOffKeepsLifetimeForCloseAll(t *testing.T) {
+	h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOff))
+	var released atomic.Bool
+	func() {
+		otelguard.Acquire(context.Background(), "kept", 0, func(context.Context, int) error { released.Store(true); return nil }, otelguard.WithTracker(h.tr))
+	}()
+	for range 3 {
+		runtime.GC()
+	}
+	_ = h.tr.Flush(context.Background())
+	if h.tr.LeakCount() != 0 || len(h.tr.Live()) != 1 {
+		t.Fatalf("Off: leaks %d, live %d", h.tr.LeakCount(), len(h.tr.Live()))
+	}
+	if err := h.tr.CloseAll(context.Background()); err != nil || !released.Load() {
+		t.Fatalf("CloseAll = %v, released %v", err, released.Load())
+	}
+}
+
+func TestReleaseOnLeak(t *testing.T) {
+	h := newHarness(t)
+	var released atomic.Int32
+	func() {
+		otelguard.Acquire(context.Background(), "fd", 0, func(ctx context.Context, _ int) error {
+			if _, ok := ctx.Deadline(); !ok {
+				t.Error("leak release not bounded")
+			}
+			released.Add(1)
+			return nil
+		}, otelguard.WithTracker(h.tr), otelguard.ReleaseOnLeak())
+	}()
+	collectLeaks(t, h.tr, 1)
+	if released.Load() != 1 {
+		t.Fatalf("released %d times", released.Load())
+	}
+	a := wantEnd(t, h.one(t, "fd"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	if !a[otelguard.LeakReleasedKey].AsBool() || !a[otelguard.CleanupDetachedKey].AsBool() {
+		t.Errorf("attrs %v", a)
+	}
+	if _, ok := a[otelguard.CleanupDurationKey]; !ok {
+		t.Error("no cleanup duration for the leak release")
+	}
+	if lk := h.tr.Leaks(); len(lk) != 1 || !lk[0].Released {
+		t.Errorf("Leaks = %+v", lk)
+	}
+}
+
+func TestLeakDetectionIgnoresSampling(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tr := otelguard.New(otelguard.WithTracerProvider(tp))
+	leakResource(tr)
+	collectLeaks(t, tr, 1)
+	if n := len(rec.Ended()); n != 0 {
+		t.Fatalf("%d spans recorded by a NeverSample provider", n)
+	}
+	if lk := tr.Leaks(); len(lk) != 1 || lk[0].Stack == "" {
+		t.Fatalf("Leaks = %+v", lk)
+	}
+}
+
+// blockingProcessor blocks OnEnd until released: a synchronous exporter
+// that hangs.
+type blockingProcessor struct {
+	sdktrace.SpanProcessor
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (p *blockingProcessor) OnEnd(sdktrace.ReadOnlySpan) {
+	p.once.Do(func() { close(p.entered) })
+	<-p.release
+}
+
+func TestLeakReportNeverBlocksRuntimeCleanups(t *testing.T) {
+	bp := &blockingProcessor{SpanProcessor: tracetest.NewSpanRecorder(), entered: make(chan struct{}), release: make(chan struct{})}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(bp))
+	tr := otelguard.New(otelguard.WithTracerProvider(tp))
+	leakResource(tr)
+	for i := 0; i < 200; i++ {
+		runtime.GC()
+		select {
+		case <-bp.entered:
+			i = 200
+		default:
+			runtime.Gosched()
+		}
+	}
+	<-bp.entered // our report is now stuck in the exporter
+	// Other runtime cleanups still run.
+	fired := make(chan struct{})
+	func() {
+		obj := new([64]byte)
+		runtime.AddCleanup(obj, func(ch chan struct{}) { close(ch) }, fired)
+	}()
+	for i := 0; ; i++ {
+		runtime.GC()
+		select {
+		case <-fired:
+		default:
+			if i < 200 {
+				runtime.Gosched()
+				continue
+			}
+			t.Fatal("the runtime's cleanup goroutine is blocked behind a leak report")
+		}
+		break
+	}
+	close(bp.release)
+	_ = tr.Flush(context.Background())
+	_ = tp.Shutdown(context.Background())
+}
+
+func TestLeakedWithCancelWatchStillReleasedOnCancel(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var released atomic.Int32
+	func() {
+		otelguard.Acquire(ctx, "watched", 0, func(context.Context, int) error { released.Add(1); return nil },
+			otelguard.WithTracker(h.tr), otelguard.CloseOnCancel())
+	}()
+	collectLeaks(t, h.tr, 1)
+	wantEnd(t, h.one(t, "watched"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	if live := h.tr.Live(); len(live) != 1 || !live[0].Leaked {
+		t.Fatalf("Live = %+v, want the leaked lifetime waiting for its watch", live)
+	}
+	cancel()
+	_ = h.tr.Flush(context.Background())
+	for i := 0; i < 1000 && released.Load() == 0; i++ {
+		runtime.Gosched()
+		_ = h.tr.Flush(context.Background())
+	}
+	if released.Load() != 1 {
+		t.Fatal("cancel did not release the leaked lifetime")
+	}
+	if n := len(h.ended("watched")); n != 1 {
+		t.Fatalf("%d spans", n)
+	}
+}
+
+//go:noinline
+func leakScope(tr *otelguard.Tracker) {
+	sc := tr.NewScope(context.Background(), "leaky.scope")
+	sc.Defer("member", nop)
+}
+
+func TestLeakedScopeReportsItsMembers(t *testing.T) {
+	h := newHarness(t)
+	leakScope(h.tr)
+	collectLeaks(t, h.tr, 2)
+	wantEnd(t, h.one(t, "leaky.scope"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	wantEnd(t, h.one(t, "member"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	if n := len(h.tr.Live()); n != 0 {
+		t.Fatalf("Live = %d", n)
+	}
+}
+
+func TestLeaksAreBounded(t *testing.T) {
+	h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+	const n = 300
+	for range n {
+		leakResource(h.tr)
+	}
+	collectLeaks(t, h.tr, n)
+	if got := len(h.tr.Leaks()); got != 256 {
+		t.Fatalf("Leaks kept %d, want the most recent 256", got)
+	}
+}

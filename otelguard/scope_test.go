@@ -1,0 +1,210 @@
+package otelguard_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+)
+
+type orderLog struct {
+	mu  sync.Mutex
+	seq []string
+}
+
+func (o *orderLog) add(s string) {
+	o.mu.Lock()
+	o.seq = append(o.seq, s)
+	o.mu.Unlock()
+}
+
+func (o *orderLog) cleanup(name string, err error) func(context.Context) error {
+	return func(context.Context) error { o.add(name); return err }
+}
+
+type foreign struct {
+	log  *orderLog
+	name string
+	err  error
+}
+
+func (f foreign) Close(context.Context) error { f.log.add(f.name); return f.err }
+
+func TestScopeClosesNewestFirstAndJoinsErrors(t *testing.T) {
+	h := newHarness(t)
+	var log orderLog
+	e1, e3 := errors.New("first"), errors.New("third")
+	sc := h.tr.NewScope(context.Background(), "request")
+	sc.Defer("m1", log.cleanup("m1", e1))
+	sc.Add(foreign{&log, "f2", nil})
+	r := otelguard.Acquire(context.Background(), "r3", 0, func(context.Context, int) error { log.add("r3"); return e3 }, otelguard.WithTracker(h.tr))
+	sc.Add(r)
+	sc.Defer("m4", log.cleanup("m4", nil))
+
+	err := sc.Close(context.Background())
+	if want := []string{"m4", "r3", "f2", "m1"}; !slices.Equal(log.seq, want) {
+		t.Fatalf("order %v, want %v", log.seq, want)
+	}
+	if !errors.Is(err, e1) || !errors.Is(err, e3) {
+		t.Fatalf("Close = %v, want both errors joined", err)
+	}
+	scope := h.one(t, "request")
+	a := wantEnd(t, scope, otelguard.OutcomeFailed, otelguard.TriggerClose)
+	if a[otelguard.KindKey].AsString() != "scope" {
+		t.Errorf("kind %v", a[otelguard.KindKey])
+	}
+	for _, n := range []string{"m1", "m4"} {
+		m := h.one(t, n)
+		if m.Parent().SpanID() != scope.SpanContext().SpanID() {
+			t.Errorf("%s is not a child of the scope span", n)
+		}
+		if attrs(m)[otelguard.KindKey].AsString() != "guard" {
+			t.Errorf("%s kind %v", n, attrs(m)[otelguard.KindKey])
+		}
+	}
+	wantEnd(t, h.one(t, "m4"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
+	wantEnd(t, h.one(t, "m1"), otelguard.OutcomeFailed, otelguard.TriggerScope)
+	wantEnd(t, h.one(t, "r3"), otelguard.OutcomeFailed, otelguard.TriggerScope)
+	if err := sc.Close(context.Background()); !errors.Is(err, otelguard.ErrClosed) {
+		t.Fatalf("second Close = %v", err)
+	}
+	if n := len(h.tr.Live()); n != 0 {
+		t.Fatalf("Live = %d", n)
+	}
+}
+
+func TestScopeMemberClosedElsewhereIsNotAnError(t *testing.T) {
+	h := newHarness(t)
+	sc := h.tr.NewScope(context.Background(), "s")
+	r := otelguard.Acquire(context.Background(), "r", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
+	sc.Add(r)
+	sc.Add(closerFunc(func(context.Context) error { return otelguard.ErrClosed }))
+	_ = r.Close(context.Background())
+	if err := sc.Close(context.Background()); err != nil {
+		t.Fatalf("Close = %v, want nil", err)
+	}
+	wantEnd(t, h.one(t, "s"), otelguard.OutcomeCleaned, otelguard.TriggerClose)
+	wantEnd(t, h.one(t, "r"), otelguard.OutcomeCleaned, otelguard.TriggerClose)
+}
+
+type closerFunc func(context.Context) error
+
+func (f closerFunc) Close(ctx context.Context) error { return f(ctx) }
+
+func TestScopeDisarm(t *testing.T) {
+	h := newHarness(t)
+	var log orderLog
+	sc := h.tr.NewScope(context.Background(), "s")
+	sc.Defer("m", log.cleanup("m", nil))
+	sc.Add(foreign{&log, "f", nil})
+	r := otelguard.Acquire(context.Background(), "r", 0, func(context.Context, int) error { log.add("r"); return nil }, otelguard.WithTracker(h.tr))
+	sc.Add(r)
+	sc.Disarm()
+	sc.Disarm()
+	if len(log.seq) != 0 {
+		t.Fatalf("Disarm released %v", log.seq)
+	}
+	for _, n := range []string{"s", "m", "r"} {
+		wantEnd(t, h.one(t, n), otelguard.OutcomeDisarmed, otelguard.TriggerDisarm)
+	}
+	if err := sc.Close(context.Background()); !errors.Is(err, otelguard.ErrClosed) {
+		t.Fatalf("Close after Disarm = %v", err)
+	}
+}
+
+func TestScopeKeepsClosingPastAPanic(t *testing.T) {
+	h := newHarness(t)
+	var log orderLog
+	sc := h.tr.NewScope(context.Background(), "s")
+	sc.Defer("a", log.cleanup("a", nil))
+	sc.Defer("b", func(context.Context) error { panic("member panic") })
+	sc.Add(closerFunc(func(context.Context) error { panic("foreign panic") }))
+	sc.Defer("d", log.cleanup("d", nil))
+	got := func() (v any) {
+		defer func() { v = recover() }()
+		_ = sc.Close(context.Background())
+		return nil
+	}()
+	if got != "foreign panic" {
+		t.Fatalf("recovered %v, want the first panic (newest member)", got)
+	}
+	if want := []string{"d", "a"}; !slices.Equal(log.seq, want) {
+		t.Fatalf("closed %v, want %v", log.seq, want)
+	}
+	wantEnd(t, h.one(t, "b"), otelguard.OutcomeFailed, otelguard.TriggerScope)
+	wantEnd(t, h.one(t, "s"), otelguard.OutcomeFailed, otelguard.TriggerClose)
+}
+
+func TestScopeDeferAfterCloseRunsAtOnce(t *testing.T) {
+	h := newHarness(t)
+	sc := h.tr.NewScope(context.Background(), "s")
+	_ = sc.Close(context.Background())
+	ran := false
+	sc.Defer("late", func(context.Context) error { ran = true; return nil })
+	if !ran {
+		t.Fatal("Defer on a closed scope did not run the cleanup")
+	}
+	var fl orderLog
+	sc.Add(foreign{&fl, "late-closer", nil})
+	if len(fl.seq) != 1 {
+		t.Fatal("Add on a closed scope did not close")
+	}
+	wantEnd(t, h.one(t, "late"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
+	m := h.one(t, otelguard.MisuseSpanName)
+	if attrs(m)[otelguard.MisuseKindKey].AsString() != "add_after_close" {
+		t.Errorf("misuse %v", m.Attributes())
+	}
+}
+
+func TestScopeCloseReturnsByDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		var log orderLog
+		unblock := make(chan struct{})
+		sc := h.tr.NewScope(context.Background(), "s")
+		sc.Defer("conn", log.cleanup("conn", nil))
+		sc.Defer("stuck", func(context.Context) error { <-unblock; log.add("stuck"); return nil })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := sc.Close(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close = %v", err)
+		}
+		wantEnd(t, h.one(t, "s"), otelguard.OutcomeTimedOut, otelguard.TriggerClose)
+		close(unblock)
+		synctest.Wait() // the straggling scope finishes its members
+		if err := h.tr.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// The members still close, in order, after the scope gave up waiting.
+		if want := []string{"stuck", "conn"}; !slices.Equal(log.seq, want) {
+			t.Fatalf("closed %v, want %v", log.seq, want)
+		}
+		a := wantEnd(t, h.one(t, "conn"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
+		if !a[otelguard.CleanupDetachedKey].AsBool() {
+			t.Error("member closed after the deadline was not detached")
+		}
+	})
+}
+
+func TestNestedScope(t *testing.T) {
+	h := newHarness(t)
+	var log orderLog
+	outer := h.tr.NewScope(context.Background(), "outer")
+	inner := h.tr.NewScope(context.Background(), "inner")
+	inner.Defer("i", log.cleanup("i", nil))
+	outer.Add(inner)
+	outer.Defer("o", log.cleanup("o", nil))
+	if err := outer.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"o", "i"}; !slices.Equal(log.seq, want) {
+		t.Fatalf("order %v", log.seq)
+	}
+	wantEnd(t, h.one(t, "inner"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
+}

@@ -1,0 +1,338 @@
+package otelguard_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+func TestShutdownReportsOpenAndKeepsWorking(t *testing.T) {
+	h := newHarness(t)
+	ran := 0
+	g := h.tr.NewGuard(context.Background(), "open.guard", func(context.Context) error { ran++; return nil })
+	r := otelguard.Acquire(context.Background(), "open.res", 0, func(context.Context, int) error { ran++; return nil }, otelguard.WithTracker(h.tr))
+	closed := otelguard.Acquire(context.Background(), "closed", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
+	_ = closed.Close(context.Background())
+
+	if err := h.tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"open.guard", "open.res"} {
+		a := wantEnd(t, h.one(t, n), otelguard.OutcomeOpenAtShutdown, otelguard.TriggerShutdown)
+		if st := a[otelguard.StacktraceKey].AsString(); !containsFunc(st, "TestShutdownReportsOpenAndKeepsWorking") {
+			t.Errorf("%s: stack does not name the acquirer:\n%s", n, st)
+		}
+	}
+	// Reported, but still open: Live says so, and a second Shutdown reports nothing new.
+	live := h.tr.Live()
+	if len(live) != 2 || !live[0].Reported || live[0].Name != "open.guard" {
+		t.Fatalf("Live after Shutdown = %+v", live)
+	}
+	if err := h.tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.rec.Ended()); n != 3 {
+		t.Fatalf("%d spans ended, want 3", n)
+	}
+	// The release still runs later, recording nothing more.
+	_ = g.Run()
+	_ = r.Close(context.Background())
+	if ran != 2 {
+		t.Fatalf("releases ran %d times after Shutdown, want 2", ran)
+	}
+	if n := len(h.rec.Ended()); n != 3 {
+		t.Fatalf("%d spans ended after late releases, want 3", n)
+	}
+	// The tracker keeps working.
+	g2 := h.tr.NewGuard(context.Background(), "after", nop)
+	_ = g2.Run()
+	wantEnd(t, h.one(t, "after"), otelguard.OutcomeCleaned, otelguard.TriggerDefer)
+	if n := len(h.tr.Live()); n != 0 {
+		t.Fatalf("Live = %d", n)
+	}
+}
+
+func TestConcurrentShutdownReportsEachOnce(t *testing.T) {
+	h := newHarness(t)
+	const n = 100
+	gs := make([]*otelguard.Guard, n)
+	for i := range gs {
+		gs[i] = h.tr.NewGuard(context.Background(), "g", nop)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { _ = h.tr.Shutdown(context.Background()) })
+	}
+	wg.Wait()
+	if got := len(h.ended("g")); got != n {
+		t.Fatalf("%d spans, want %d", got, n)
+	}
+	for _, g := range gs {
+		g.Disarm()
+	}
+}
+
+func TestCloseAllReleasesNewestFirst(t *testing.T) {
+	h := newHarness(t)
+	var log orderLog
+	boom := errors.New("boom")
+	g := h.tr.NewGuard(context.Background(), "g1", log.cleanup("g1", nil))
+	_ = otelguard.Acquire(context.Background(), "r2", 0, func(context.Context, int) error { log.add("r2"); return boom }, otelguard.WithTracker(h.tr))
+	sc := h.tr.NewScope(context.Background(), "s3")
+	sc.Defer("m4", log.cleanup("m4", nil))
+	closed := h.tr.NewGuard(context.Background(), "done", log.cleanup("done", nil))
+	_ = closed.Run()
+	log.seq = nil
+
+	err := h.tr.CloseAll(context.Background())
+	if !errors.Is(err, boom) {
+		t.Fatalf("CloseAll = %v, want the release error", err)
+	}
+	if want := []string{"m4", "r2", "g1"}; !slices.Equal(log.seq, want) {
+		t.Fatalf("order %v, want %v", log.seq, want)
+	}
+	for _, n := range []string{"g1", "r2", "s3", "m4"} {
+		s := h.one(t, n)
+		if got := attrs(s)[otelguard.TriggerKey].AsString(); got != "shutdown" {
+			t.Errorf("%s trigger %q", n, got)
+		}
+	}
+	if err := h.tr.CloseAll(context.Background()); err != nil {
+		t.Fatalf("second CloseAll = %v", err)
+	}
+	if err := g.Run(); err != nil || len(log.seq) != 3 {
+		t.Fatalf("Run after CloseAll ran the cleanup again")
+	}
+}
+
+func TestCloseAllTurnsPanicsIntoErrors(t *testing.T) {
+	h := newHarness(t)
+	hd := captureHandled(t)
+	_ = h.tr.NewGuard(context.Background(), "p", func(context.Context) error { panic("x") })
+	err := h.tr.CloseAll(context.Background())
+	var pe *otelguard.PanicError
+	if !errors.As(err, &pe) || pe.Value != "x" {
+		t.Fatalf("CloseAll = %v", err)
+	}
+	if len(hd.all()) != 1 {
+		t.Fatal("panic not handed to otel.Handle")
+	}
+}
+
+func TestLiveIsInAcquireOrder(t *testing.T) {
+	h := newHarness(t)
+	var gs []*otelguard.Guard
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		gs = append(gs, h.tr.NewGuard(context.Background(), n, nop))
+	}
+	gs[2].Disarm()
+	var got []string
+	for _, l := range h.tr.Live() {
+		got = append(got, l.Name)
+		if l.Kind != otelguard.KindGuard || l.AcquiredAt.IsZero() || l.Stack() == "" || len(l.PCs()) == 0 {
+			t.Errorf("incomplete %+v", l)
+		}
+	}
+	if want := []string{"a", "b", "d", "e"}; !slices.Equal(got, want) {
+		t.Fatalf("Live = %v, want %v", got, want)
+	}
+	for _, g := range gs {
+		g.Disarm()
+	}
+}
+
+func TestLiveSeesEveryConcurrentAcquire(t *testing.T) {
+	tr := otelguard.New(otelguard.WithTracerProvider(noop.NewTracerProvider()))
+	const workers, per = 8, 200
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var all []*otelguard.Guard
+	for range workers {
+		wg.Go(func() {
+			for range per {
+				g := tr.NewGuard(context.Background(), "g", nop)
+				mu.Lock()
+				all = append(all, g)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(tr.Live()); n != workers*per {
+		t.Fatalf("Live = %d, want %d", n, workers*per)
+	}
+	for _, g := range all {
+		_ = g.Run()
+	}
+	if n := len(tr.Live()); n != 0 {
+		t.Fatalf("Live = %d after all ran", n)
+	}
+}
+
+func TestNoopProviderStartsNoSpansButTracks(t *testing.T) {
+	tr := otelguard.New(otelguard.WithTracerProvider(noop.NewTracerProvider()), otelguard.WithLeakDetection(otelguard.LeakDetectionOff))
+	var ran atomic.Int32
+	_ = tr.NewGuard(context.Background(), "g", func(context.Context) error { ran.Add(1); return nil })
+	r := otelguard.Acquire(context.Background(), "r", 0, func(context.Context, int) error { ran.Add(1); return nil }, otelguard.WithTracker(tr))
+	if n := len(tr.Live()); n != 2 {
+		t.Fatalf("Live = %d", n)
+	}
+	_ = r.Value()
+	if err := tr.CloseAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() != 2 {
+		t.Fatalf("CloseAll ran %d", ran.Load())
+	}
+	_ = r.Value() // misuse with no tracing: nothing to record, nothing breaks
+}
+
+func TestDefaultFollowsGlobalProviderLazily(t *testing.T) {
+	prev := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+
+	rec1 := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec1)))
+	_ = otelguard.NewGuard(context.Background(), "one", nop).Run()
+
+	rec2 := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec2)))
+	_ = otelguard.NewGuard(context.Background(), "two", nop).Run()
+
+	if len(rec1.Ended()) != 1 || rec1.Ended()[0].Name() != "one" {
+		t.Errorf("first provider got %v", names(rec1.Ended()))
+	}
+	if len(rec2.Ended()) != 1 || rec2.Ended()[0].Name() != "two" {
+		t.Errorf("second provider got %v", names(rec2.Ended()))
+	}
+	if otelguard.Default() != otelguard.Default() {
+		t.Error("Default is not one tracker")
+	}
+	s := rec2.Ended()[0]
+	if s.InstrumentationScope().Name != otelguard.ScopeName || s.InstrumentationScope().Version != otelguard.Version {
+		t.Errorf("scope = %+v", s.InstrumentationScope())
+	}
+}
+
+func TestZeroTrackerWorks(t *testing.T) {
+	var tr otelguard.Tracker
+	g := tr.NewGuard(context.Background(), "z", nop)
+	if live := tr.Live(); len(live) != 1 || live[0].Stack() == "" {
+		t.Fatalf("Live = %+v", live)
+	}
+	_ = g.Run()
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExactlyOneOutcomeUnderRacingEnds(t *testing.T) {
+	h := newHarness(t)
+	const n = 300
+	var runs atomic.Int32
+	for i := range n {
+		r := otelguard.Acquire(context.Background(), "x", i, func(context.Context, int) error { runs.Add(1); return nil }, otelguard.WithTracker(h.tr))
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = r.Close(context.Background()) })
+		wg.Go(func() { _ = <-r.CloseAsync(context.Background()) })
+		wg.Go(func() { _ = r.Detach() })
+		wg.Go(func() { _ = h.tr.CloseAll(context.Background()) })
+		wg.Go(func() { _ = h.tr.Shutdown(context.Background()) })
+		wg.Wait()
+	}
+	_ = h.tr.Shutdown(context.Background())
+	spans := h.ended("x")
+	if len(spans) != n {
+		t.Fatalf("%d spans for %d lifetimes", len(spans), n)
+	}
+	released := 0
+	for _, s := range spans {
+		switch o := attrs(s)[otelguard.OutcomeKey].AsString(); o {
+		case "cleaned":
+			released++
+		case "disarmed", "open_at_shutdown":
+		default:
+			t.Fatalf("unexpected outcome %q", o)
+		}
+	}
+	// Shutdown may report a lifetime that a Close releases right after,
+	// so releases >= cleaned spans; never more than one per lifetime.
+	if int(runs.Load()) < released || int(runs.Load()) > n {
+		t.Fatalf("releases %d, cleaned spans %d, lifetimes %d", runs.Load(), released, n)
+	}
+}
+
+func TestPanicMessagesArePrefixed(t *testing.T) {
+	tr := otelguard.New(otelguard.WithTracerProvider(noop.NewTracerProvider()))
+	cases := map[string]func(){
+		"NewGuard nil cleanup":     func() { tr.NewGuard(context.Background(), "g", nil) },
+		"pkg NewGuard nil cleanup": func() { otelguard.NewGuard(context.Background(), "g", nil) },
+		"Acquire nil release":      func() { otelguard.Acquire[int](context.Background(), "r", 0, nil) },
+		"Track nil value":          func() { otelguard.Track[interface{ Close() error }](context.Background(), "t", nil) },
+		"Scope.Defer nil":          func() { tr.NewScope(context.Background(), "s").Defer("d", nil) },
+		"Scope.Add nil":            func() { tr.NewScope(context.Background(), "s").Add(nil) },
+		"nil Tracker":              func() { (*otelguard.Tracker)(nil).NewGuard(context.Background(), "g", nop) },
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				s, _ := r.(string)
+				if !strings.HasPrefix(s, "otelguard: ") {
+					t.Fatalf("panic %v, want an \"otelguard: \" message", r)
+				}
+			}()
+			f()
+		})
+	}
+	_ = tr.CloseAll(context.Background())
+}
+
+func TestSafeDefaultsForBadInput(t *testing.T) {
+	h := newHarness(t,
+		otelguard.WithCleanupTimeout(-5),
+		otelguard.WithStackDepth(-1),
+		otelguard.WithLeakDetection(otelguard.LeakDetection(99)),
+		nil,
+	)
+	//nolint:staticcheck // a nil context is the bad input under test
+	g := h.tr.NewGuard(nil, "", nop) //lint:ignore SA1012 bad input under test
+	r := otelguard.Acquire(context.Background(), "", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr), otelguard.WithTracker(nil))
+	sc := h.tr.NewScope(context.Background(), "")
+	live := h.tr.Live()
+	if len(live) != 3 || live[0].Name != "otelguard.guard" || live[1].Name != "otelguard.resource" || live[2].Name != "otelguard.scope" {
+		t.Fatalf("default names: %+v", live)
+	}
+	if n := strings.Count(live[0].Stack(), "\n") / 2; n == 0 {
+		t.Error("negative stack depth did not select the default")
+	}
+	_ = g.Run()
+	_ = r.Close(nil) //lint:ignore SA1012 bad input under test
+	_ = sc.Close(context.Background())
+	if n := len(h.rec.Ended()); n != 3 {
+		t.Fatalf("%d spans", n)
+	}
+	// Clamp and zero for stack depth.
+	h0 := newHarness(t, otelguard.WithStackDepth(0))
+	g0 := h0.tr.NewGuard(context.Background(), "g", nop)
+	if h0.tr.Live()[0].Stack() != "" {
+		t.Error("depth 0 captured a stack")
+	}
+	g0.Disarm()
+	hBig := newHarness(t, otelguard.WithStackDepth(1<<20))
+	gb := hBig.tr.NewGuard(context.Background(), "g", nop)
+	if n := len(hBig.tr.Live()[0].PCs()); n > otelguard.MaxStackDepth {
+		t.Errorf("%d frames kept, over MaxStackDepth", n)
+	}
+	gb.Disarm()
+}
