@@ -114,7 +114,7 @@ func (l *lifetime) reportLeak() {
 		l.t.flight.add()
 		go func() {
 			defer l.t.flight.done()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.releaseCtx(nil)), l.t.cleanupTimeout())
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.acquireCtx()), l.t.cleanupTimeout())
 			defer cancel()
 			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true, ownCtx: true}
 			res := c.run(ctx, false)

@@ -151,8 +151,6 @@ func (l *lifetime) setBit(bit uint32) bool {
 	}
 }
 
-func (l *lifetime) ended() bool { return l.state.Load()&stClaimed != 0 }
-
 // finish marks the release as done: it wakes waiters and unregisters the
 // lifetime. It is called once, by the owner of the release.
 func (l *lifetime) finish() {

@@ -59,7 +59,7 @@ func TestAcquireWithAttributes(t *testing.T) {
 		t.Errorf("attributes = %v", s.Attributes())
 	}
 	for _, kv := range s.Attributes() {
-		if kv.Value.Emit() == "secret-value" {
+		if kv.Value.String() == "secret-value" {
 			t.Errorf("the guarded value was rendered into %s", kv.Key)
 		}
 	}

@@ -149,7 +149,7 @@ func (st *scopeState) release(ctx context.Context) error {
 	var errs []error
 	var firstPanic *panicked
 	for i := len(ms) - 1; i >= 0; i-- {
-		err, p := closeEntry(ctx, ms[i])
+		p, err := closeEntry(ctx, ms[i])
 		if p != nil && firstPanic == nil {
 			firstPanic = p
 		}
@@ -165,7 +165,7 @@ func (st *scopeState) release(ctx context.Context) error {
 
 // closeEntry closes one member, recovering a panic so the others still
 // close.
-func closeEntry(ctx context.Context, e scopeEntry) (err error, p *panicked) {
+func closeEntry(ctx context.Context, e scopeEntry) (p *panicked, err error) {
 	if e.l != nil {
 		res, ok := e.l.closeWith(ctx, TriggerScope, true)
 		if !ok {
@@ -175,9 +175,9 @@ func closeEntry(ctx context.Context, e scopeEntry) (err error, p *panicked) {
 			m.stopLeakWatch()
 		}
 		if res.panic != nil {
-			return &PanicError{Name: e.l.name, Value: res.panic.value, Stack: res.panic.stack}, res.panic
+			return res.panic, &PanicError{Name: e.l.name, Value: res.panic.value, Stack: res.panic.stack}
 		}
-		return res.err, nil
+		return nil, res.err
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -185,7 +185,7 @@ func closeEntry(ctx context.Context, e scopeEntry) (err error, p *panicked) {
 			err = &PanicError{Name: "closer", Value: r}
 		}
 	}()
-	return e.c.Close(ctx), nil
+	return nil, e.c.Close(ctx)
 }
 
 // Close closes every member, newest first, each with ctx (detached and

@@ -160,13 +160,4 @@ func formatFrame(f runtime.Frame) string {
 	return b.String()
 }
 
-// firstFrame returns the first frame of the stack: the code that acquired.
-func (s *stack) firstFrame() (runtime.Frame, bool) {
-	if s == nil || len(s.pcs) == 0 {
-		return runtime.Frame{}, false
-	}
-	f, _ := runtime.CallersFrames(s.pcs).Next()
-	return f, f.Function != ""
-}
-
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

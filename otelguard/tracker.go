@@ -180,7 +180,7 @@ func (l *lifetime) onCancel() {
 	l.t.flight.add()
 	defer l.t.flight.done()
 	c := releaseCall{l: l, trig: TriggerCancel, report: report, ownCtx: true}
-	res := c.run(l.releaseCtx(nil), false)
+	res := c.run(l.acquireCtx(), false)
 	reportPanic(l, res)
 }
 
@@ -221,8 +221,18 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 	return t.wait(ctx)
 }
 
-// wait waits for the library's own goroutines, bounded by ctx.
+// wait waits for the library's own goroutines, bounded by ctx. A
+// CloseOnCancel release whose context is done counts even if
+// context.AfterFunc has not started its goroutine yet, so that cancel()
+// followed by Flush or Shutdown reliably sees the release.
 func (t *Tracker) wait(ctx context.Context) error {
+	for _, l := range t.reg.snapshot() {
+		if l.flags&flCancelWatch != 0 && l.ctx.Err() != nil {
+			if err := l.waitFinished(ctx); !errors.Is(err, ErrClosed) || ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
 	if t.flight.wait(ctx.Done()) {
 		return nil
 	}
@@ -277,15 +287,12 @@ func (l *lifetime) closeWith(ctx context.Context, trig Trigger, inline bool) (re
 		c.ownCtx = true
 		return c.run(l.ctx, true), true
 	}
-	return c.run(l.releaseCtx(ctx), inline), true
+	return c.run(ctx, inline), true
 }
 
-// releaseCtx is the context a release started by the library gets: ctx if
-// given, else the acquire context (detached by run if it is done).
-func (l *lifetime) releaseCtx(ctx context.Context) context.Context {
-	if ctx != nil {
-		return ctx
-	}
+// acquireCtx is the context a release started by the library itself gets:
+// the acquire context, which run detaches if it is done.
+func (l *lifetime) acquireCtx() context.Context {
 	if l.ctx != nil {
 		return l.ctx
 	}

@@ -215,7 +215,7 @@ func TestDefaultFollowsGlobalProviderLazily(t *testing.T) {
 	if len(rec2.Ended()) != 1 || rec2.Ended()[0].Name() != "two" {
 		t.Errorf("second provider got %v", names(rec2.Ended()))
 	}
-	if otelguard.Default() != otelguard.Default() {
+	if d1, d2 := otelguard.Default(), otelguard.Default(); d1 != d2 {
 		t.Error("Default is not one tracker")
 	}
 	s := rec2.Ended()[0]
@@ -244,7 +244,7 @@ func TestExactlyOneOutcomeUnderRacingEnds(t *testing.T) {
 		r := otelguard.Acquire(context.Background(), "x", i, func(context.Context, int) error { runs.Add(1); return nil }, otelguard.WithTracker(h.tr))
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = r.Close(context.Background()) })
-		wg.Go(func() { _ = <-r.CloseAsync(context.Background()) })
+		wg.Go(func() { <-r.CloseAsync(context.Background()) })
 		wg.Go(func() { _ = r.Detach() })
 		wg.Go(func() { _ = h.tr.CloseAll(context.Background()) })
 		wg.Go(func() { _ = h.tr.Shutdown(context.Background()) })
@@ -305,7 +305,6 @@ func TestSafeDefaultsForBadInput(t *testing.T) {
 		otelguard.WithLeakDetection(otelguard.LeakDetection(99)),
 		nil,
 	)
-	//nolint:staticcheck // a nil context is the bad input under test
 	g := h.tr.NewGuard(nil, "", nop) //lint:ignore SA1012 bad input under test
 	r := otelguard.Acquire(context.Background(), "", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr), otelguard.WithTracker(nil))
 	sc := h.tr.NewScope(context.Background(), "")

@@ -1,0 +1,333 @@
+package otelguard_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// exampleTracker returns a Tracker recording into an in-memory recorder.
+func exampleTracker(opts ...otelguard.Option) (*otelguard.Tracker, *tracetest.SpanRecorder) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	return otelguard.New(append([]otelguard.Option{otelguard.WithTracerProvider(tp)}, opts...)...), rec
+}
+
+// printLifetimes prints name, outcome and trigger of every ended span.
+func printLifetimes(rec *tracetest.SpanRecorder) {
+	for _, s := range rec.Ended() {
+		var outcome, trigger string
+		for _, kv := range s.Attributes() {
+			switch kv.Key {
+			case otelguard.OutcomeKey:
+				outcome = kv.Value.AsString()
+			case otelguard.TriggerKey:
+				trigger = kv.Value.AsString()
+			}
+		}
+		fmt.Printf("%s: %s (%s)\n", s.Name(), outcome, trigger)
+	}
+}
+
+func ExampleNew() {
+	tracker, rec := exampleTracker(
+		otelguard.WithLeakDetection(otelguard.LeakDetectionStacks),
+		otelguard.WithStackDepth(16),
+	)
+	g := tracker.NewGuard(context.Background(), "cache.unlock", func(context.Context) error { return nil })
+	_ = g.Run()
+	printLifetimes(rec)
+	// Output:
+	// cache.unlock: cleaned (defer)
+}
+
+func ExampleTracker_NewGuard() {
+	tracker, rec := exampleTracker()
+	commit := func(fail bool) error {
+		g := tracker.NewGuard(context.Background(), "tx", func(context.Context) error {
+			fmt.Println("rolled back")
+			return nil
+		})
+		defer g.Run()
+		if fail {
+			return errors.New("insert failed")
+		}
+		g.Disarm() // committed: nothing to roll back
+		return nil
+	}
+	_ = commit(true)
+	_ = commit(false)
+	printLifetimes(rec)
+	// Output:
+	// rolled back
+	// tx: cleaned (defer)
+	// tx: disarmed (disarm)
+}
+
+func ExampleNewGuard() {
+	tracker, rec := exampleTracker()
+	// The package-level functions use Default() unless given WithTracker.
+	g := otelguard.NewGuard(context.Background(), "lock.release", func(context.Context) error { return nil },
+		otelguard.WithTracker(tracker))
+	_ = g.Run()
+	printLifetimes(rec)
+	// Output:
+	// lock.release: cleaned (defer)
+}
+
+func ExampleGuard_Run() {
+	tracker, rec := exampleTracker()
+	func() {
+		defer func() { fmt.Println("recovered:", recover()) }()
+		g := tracker.NewGuard(context.Background(), "temp.remove", func(context.Context) error {
+			fmt.Println("cleanup ran")
+			return nil
+		})
+		defer g.Run() // deferred directly: sees the panic and lets it go on
+		panic("disk full")
+	}()
+	printLifetimes(rec)
+	// Output:
+	// cleanup ran
+	// recovered: disk full
+	// temp.remove: cleaned (panic)
+}
+
+func ExampleGuard_Disarm() {
+	tracker, rec := exampleTracker()
+	g := tracker.NewGuard(context.Background(), "undo", func(context.Context) error { return nil })
+	fmt.Println(g.Disarm(), g.Disarm())
+	fmt.Println(g.Run())
+	printLifetimes(rec)
+	// Output:
+	// true false
+	// <nil>
+	// undo: disarmed (disarm)
+}
+
+type exampleConn struct{ id int }
+
+func (c *exampleConn) Close() error { fmt.Println("conn", c.id, "closed"); return nil }
+
+func ExampleAcquire() {
+	tracker, rec := exampleTracker()
+	r := otelguard.Acquire(context.Background(), "db.conn", &exampleConn{id: 7},
+		func(ctx context.Context, c *exampleConn) error { return c.Close() },
+		otelguard.WithTracker(tracker))
+	defer r.Close(context.Background()) // a second Close is normal: it returns ErrClosed
+	fmt.Println("using conn", r.Value().id)
+	if err := r.Close(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	printLifetimes(rec)
+	// Output:
+	// using conn 7
+	// conn 7 closed
+	// db.conn: cleaned (close)
+}
+
+func ExampleTrack() {
+	tracker, rec := exampleTracker()
+	f, err := os.CreateTemp("", "otelguard-example-*")
+	if err != nil {
+		panic(err)
+	}
+	defer os.Remove(f.Name())
+	r := otelguard.Track(context.Background(), "tmpfile", f, otelguard.WithTracker(tracker))
+	fmt.Fprintln(r.Value(), "hello")
+	fmt.Println(r.Close(context.Background()))
+	fmt.Println(errors.Is(r.Close(context.Background()), otelguard.ErrClosed))
+	printLifetimes(rec)
+	// Output:
+	// <nil>
+	// true
+	// tmpfile: cleaned (close)
+}
+
+func ExampleResource_Close() {
+	tracker, rec := exampleTracker()
+	hung := make(chan struct{})
+	r := otelguard.Acquire(context.Background(), "socket", 1, func(context.Context, int) error {
+		<-hung // a release that ignores its ctx
+		return nil
+	}, otelguard.WithTracker(tracker))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	fmt.Println(r.Close(ctx)) // returns by the deadline; the release goes on
+	close(hung)
+	_ = tracker.Flush(context.Background()) // wait for the straggler
+	printLifetimes(rec)
+	// Output:
+	// otelguard: release of "socket" abandoned at its deadline: context deadline exceeded
+	// socket: timed_out (close)
+}
+
+func ExampleResource_CloseAsync() {
+	tracker, rec := exampleTracker()
+	r := otelguard.Track(context.Background(), "db.conn", &exampleConn{id: 1}, otelguard.WithTracker(tracker))
+	errc := r.CloseAsync(context.Background()) // returns at once
+	fmt.Println(<-errc)
+	printLifetimes(rec)
+	// Output:
+	// conn 1 closed
+	// <nil>
+	// db.conn: cleaned (close)
+}
+
+func ExampleResource_Detach() {
+	tracker, rec := exampleTracker()
+	r := otelguard.Track(context.Background(), "db.conn", &exampleConn{id: 3}, otelguard.WithTracker(tracker))
+	c := r.Detach() // hand the connection back to a pool that closes it itself
+	fmt.Println("detached conn", c.id)
+	printLifetimes(rec)
+	// Output:
+	// detached conn 3
+	// db.conn: disarmed (disarm)
+}
+
+func ExampleCloseOnCancel() {
+	tracker, rec := exampleTracker()
+	ctx, cancel := context.WithCancel(context.Background())
+	otelguard.Acquire(ctx, "job.lease", "lease-1", func(ctx context.Context, lease string) error {
+		fmt.Println("released", lease, "with a live ctx:", ctx.Err() == nil)
+		return nil
+	}, otelguard.WithTracker(tracker), otelguard.CloseOnCancel())
+	cancel()                                // the task is cancelled: the lease is released for it
+	_ = tracker.Flush(context.Background()) // wait for the library's goroutine
+	printLifetimes(rec)
+	// Output:
+	// released lease-1 with a live ctx: true
+	// job.lease: cleaned (cancel)
+}
+
+func ExampleWithAttributes() {
+	tracker, rec := exampleTracker()
+	r := otelguard.Track(context.Background(), "db.conn", &exampleConn{id: 9},
+		otelguard.WithTracker(tracker),
+		otelguard.WithAttributes(otelguardAttr("db.system.name", "postgresql")))
+	_ = r.Close(context.Background())
+	for _, kv := range rec.Ended()[0].Attributes() {
+		if kv.Key == "db.system.name" {
+			fmt.Println(kv.Value.AsString())
+		}
+	}
+	// Output:
+	// conn 9 closed
+	// postgresql
+}
+
+func ExampleNewScope() {
+	tracker, rec := exampleTracker()
+	scope := tracker.NewScope(context.Background(), "request")
+	scope.Defer("tmp.remove", func(context.Context) error { fmt.Println("tmp removed"); return nil })
+	scope.Add(otelguard.Track(context.Background(), "db.conn", &exampleConn{id: 2}, otelguard.WithTracker(tracker)))
+	scope.Defer("cache.flush", func(context.Context) error { return errors.New("cache down") })
+	fmt.Println(scope.Close(context.Background())) // newest first, every error joined
+	printLifetimes(rec)
+	// Output:
+	// conn 2 closed
+	// tmp removed
+	// cache down
+	// cache.flush: failed (scope)
+	// db.conn: cleaned (scope)
+	// tmp.remove: cleaned (scope)
+	// request: failed (close)
+}
+
+func ExampleScope_Disarm() {
+	tracker, rec := exampleTracker()
+	build := func() (*exampleConn, error) {
+		scope := tracker.NewScope(context.Background(), "build")
+		defer scope.Close(context.Background()) // released unless disarmed
+		r := otelguard.Acquire(context.Background(), "conn", &exampleConn{id: 4},
+			func(_ context.Context, c *exampleConn) error { return c.Close() }, otelguard.WithTracker(tracker))
+		scope.Add(r)
+		c := r.Value()
+		scope.Disarm() // success: the caller owns the connection now
+		return c, nil
+	}
+	c, _ := build()
+	fmt.Println("caller got conn", c.id)
+	printLifetimes(rec)
+	// Output:
+	// caller got conn 4
+	// build: disarmed (disarm)
+	// conn: disarmed (disarm)
+}
+
+func ExampleTracker_Shutdown() {
+	tracker, rec := exampleTracker()
+	_ = tracker.NewGuard(context.Background(), "worker.lock", func(context.Context) error { return nil })
+	// At exit: report what is still open, and wait for async releases.
+	fmt.Println(tracker.Shutdown(context.Background()))
+	printLifetimes(rec)
+	// Output:
+	// <nil>
+	// worker.lock: open_at_shutdown (shutdown)
+}
+
+func ExampleTracker_CloseAll() {
+	tracker, rec := exampleTracker()
+	otelguard.Track(context.Background(), "conn.a", &exampleConn{id: 1}, otelguard.WithTracker(tracker))
+	otelguard.Track(context.Background(), "conn.b", &exampleConn{id: 2}, otelguard.WithTracker(tracker))
+	fmt.Println(tracker.CloseAll(context.Background())) // newest first
+	printLifetimes(rec)
+	// Output:
+	// conn 2 closed
+	// conn 1 closed
+	// <nil>
+	// conn.b: cleaned (shutdown)
+	// conn.a: cleaned (shutdown)
+}
+
+func ExampleTracker_Live() {
+	tracker, _ := exampleTracker()
+	g := openLock(tracker)
+	for _, l := range tracker.Live() {
+		site := strings.SplitN(l.Stack(), "\n", 2)[0]
+		fmt.Println(l.Name, l.Kind, strings.TrimPrefix(site, "github.com/otelguard/otelguard-go/otelguard_test."))
+	}
+	g.Disarm()
+	fmt.Println(len(tracker.Live()))
+	// Output:
+	// orders.lock guard openLock(...)
+	// 0
+}
+
+//go:noinline
+func openLock(tracker *otelguard.Tracker) *otelguard.Guard {
+	return tracker.NewGuard(context.Background(), "orders.lock", func(context.Context) error { return nil })
+}
+
+func ExampleTracker_Leaks() {
+	tracker, rec := exampleTracker()
+	dropHandle(tracker)
+	for i := 0; i < 100 && tracker.LeakCount() == 0; i++ {
+		runtime.GC() // leaks are found by the garbage collector
+	}
+	_ = tracker.Flush(context.Background())
+	for _, l := range tracker.Leaks() {
+		site := strings.SplitN(l.Stack, "\n", 2)[0]
+		fmt.Println(l.Name, strings.TrimPrefix(site, "github.com/otelguard/otelguard-go/otelguard_test."))
+	}
+	printLifetimes(rec)
+	// Output:
+	// report.file dropHandle(...)
+	// report.file: leaked_without_close (gc)
+}
+
+//go:noinline
+func dropHandle(tracker *otelguard.Tracker) {
+	otelguard.Acquire(context.Background(), "report.file", new(bufio.Writer),
+		func(_ context.Context, w *bufio.Writer) error { return w.Flush() }, otelguard.WithTracker(tracker))
+}
