@@ -1,0 +1,47 @@
+# otelguard: everything CI runs is `make test`.
+#
+# The library (root module), the examples (their own module, joined by
+# go.work) and the end-to-end tests against a real Jaeger (e2e/, a module of
+# its own so that Jaeger's dependencies never reach the library's go.mod).
+
+GO          ?= go
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+# The library is tested against its own go.mod, as its users build it.
+ROOT := GOWORK=off $(GO)
+
+.PHONY: test lint vet staticcheck unit examples e2e bench jaeger screenshot
+
+## test: vet, staticcheck, the race-enabled unit tests, the examples, e2e
+test: lint unit examples e2e
+
+## lint: go vet and staticcheck over every module
+lint: vet staticcheck
+
+vet:
+	$(ROOT) vet ./...
+	cd examples && $(GO) vet ./...
+	@if [ -f e2e/go.mod ]; then cd e2e && $(GO) vet ./...; fi
+
+staticcheck:
+	$(ROOT) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	cd examples && $(STATICCHECK) ./...
+	@if [ -f e2e/go.mod ]; then cd e2e && $(STATICCHECK) ./...; fi
+
+## unit: the library's tests, with the race detector (fuzz seeds included)
+unit:
+	$(ROOT) test -race -count=1 ./...
+
+## examples: the examples' tests, and each example run to completion
+examples:
+	cd examples && $(GO) test -race -count=1 ./...
+	@for ex in $$(cd examples && ls -d */ | tr -d /); do \
+		if [ "$$ex" = service ]; then continue; fi; \
+		echo "go run ./examples/$$ex"; \
+		$(GO) run ./examples/$$ex > /dev/null || exit 1; \
+	done
+
+## e2e: end-to-end tests against a Jaeger built from the pinned module
+e2e:
+	@if [ -f e2e/go.mod ]; then cd e2e && $(GO) test -race -count=1 -timeout 30m ./...; else echo "no e2e module"; fi
