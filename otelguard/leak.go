@@ -140,7 +140,7 @@ func (t *Tracker) recordLeak(l *lifetime, released bool) {
 	r := LeakRecord{
 		Name:       l.name,
 		Kind:       kindNames[l.kind],
-		AcquiredAt: time.Unix(0, l.acquiredAt),
+		AcquiredAt: l.acquireTime(),
 		FoundAt:    time.Now(),
 		Stack:      l.stack.String(),
 		Released:   released,

@@ -59,7 +59,9 @@ func (f guardFunc) release(ctx context.Context) error { return f(ctx) }
 //     without ReleaseOnLeak). A release runs at most once.
 //   - stReported: the span's outcome is decided. Whoever sets it ends the
 //     span; nobody else touches it.
-//   - stFinished: the release returned (or will never run); waiters wake.
+//
+// That the release returned (or will never run) is told by waiters holding
+// finishedSentinel; see finish.
 //
 // The claim that starts a release sets stReported too, in the same swap,
 // unless Shutdown or a leak report already ended the span: the lifetime
@@ -67,7 +69,6 @@ func (f guardFunc) release(ctx context.Context) error { return f(ctx) }
 const (
 	stClaimed uint32 = 1 << iota
 	stReported
-	stFinished
 	stMisused
 	stDetached
 	stLeaked
@@ -96,14 +97,39 @@ type lifetime struct {
 	seq        uint64    // acquire order
 
 	name       string
-	acquiredAt int64           // unix nanoseconds
+	acquiredAt int64           // monotonic nanoseconds since clockEpoch
 	span       trace.Span      // nil when the tracker starts no spans
 	ctx        context.Context // the acquire context, with span when there is one
 	stack      *stack          // acquire program counters; nil without stacks
 	rel        releaser
 
+	relCtx  spanCtx                       // the release's context, when it is not ctx
 	watch   atomic.Pointer[func() bool]   // CloseOnCancel's AfterFunc stop
 	waiters atomic.Pointer[chan struct{}] // closed when the release finishes
+}
+
+// spanCtx is the context a release gets: the caller's context with the
+// lifetime's span as the current span, as trace.ContextWithSpan would make
+// it. It lives in the lifetime, which releases at most once, so passing it
+// allocates nothing.
+type spanCtx struct {
+	context.Context
+	l *lifetime
+}
+
+// spanKeyProbe answers, for any key, whether it is the key under which
+// package trace stores the current span: it holds probeSpan under that key
+// and nothing else.
+var (
+	probeSpan    = &struct{ trace.Span }{}
+	spanKeyProbe = trace.ContextWithSpan(context.Background(), probeSpan)
+)
+
+func (c *spanCtx) Value(key any) any {
+	if v, ok := spanKeyProbe.Value(key).(*struct{ trace.Span }); ok && v == probeSpan {
+		return c.l.span
+	}
+	return c.Context.Value(key)
 }
 
 const leakStatus = "handle became unreachable without Close, Run or Disarm"
@@ -154,7 +180,6 @@ func (l *lifetime) setBit(bit uint32) bool {
 // finish marks the release as done: it wakes waiters and unregisters the
 // lifetime. It is called once, by the owner of the release.
 func (l *lifetime) finish() {
-	l.setBit(stFinished)
 	if w := l.waiters.Swap(finishedSentinel); w != nil && w != finishedSentinel {
 		close(*w)
 	}
@@ -166,10 +191,13 @@ func (l *lifetime) finish() {
 	l.t.reg.remove(l)
 }
 
+// finished reports whether the release has returned (or will never run).
+func (l *lifetime) finished() bool { return l.waiters.Load() == finishedSentinel }
+
 // waitFinished is what a Close that lost the claim does: it waits for an
 // in-flight release, bounded by ctx, and returns ErrClosed.
 func (l *lifetime) waitFinished(ctx context.Context) error {
-	if l.state.Load()&stFinished != 0 {
+	if l.finished() {
 		return ErrClosed
 	}
 	var ch chan struct{}
@@ -280,7 +308,8 @@ func (c *releaseCall) run(ctx context.Context, inline bool) relResult {
 	}
 	if l.flags&flRecording != 0 && !c.ownCtx {
 		// The release's own spans belong under the lifetime's span.
-		ctx = trace.ContextWithSpan(ctx, l.span)
+		l.relCtx = spanCtx{Context: ctx, l: l}
+		ctx = &l.relCtx
 	}
 	c.ctx = ctx
 	c.timed = l.flags&flRecording != 0
@@ -316,11 +345,11 @@ func (c *releaseCall) runInline(ctx context.Context) (res relResult) {
 	return res
 }
 
-func (c *releaseCall) runWorker(ctx context.Context) relResult {
+func (c0 *releaseCall) runWorker(ctx context.Context) relResult {
 	// The worker shares a copy on the heap, so that the common inline path
 	// keeps its releaseCall on the stack.
-	c = &releaseCall{l: c.l, trig: c.trig, report: c.report, leak: c.leak, ownCtx: c.ownCtx, detached: c.detached,
-		timed: c.timed, start: c.start, ctx: c.ctx, result: make(chan relResult, 1)}
+	c := &releaseCall{l: c0.l, trig: c0.trig, report: c0.report, leak: c0.leak, ownCtx: c0.ownCtx, detached: c0.detached,
+		timed: c0.timed, start: c0.start, ctx: c0.ctx, result: make(chan relResult, 1)}
 	c.l.t.flight.add()
 	go c.work(ctx)
 	select {

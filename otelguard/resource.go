@@ -135,7 +135,7 @@ func (r *Resource[T]) CloseAsync(ctx context.Context) <-chan error {
 	l := &r.s.lifetime
 	won, report := l.claimRelease()
 	if !won {
-		if l.state.Load()&stFinished != 0 {
+		if l.finished() {
 			ch <- ErrClosed
 			return ch
 		}

@@ -139,7 +139,6 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	l.kind = k
 	l.name = name
 	l.rel = rel
-	l.acquiredAt = time.Now().UnixNano()
 	l.ctx = ctx
 	if ts := t.tracerFor(); !ts.noop {
 		var span trace.Span
@@ -155,6 +154,10 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 		if span.IsRecording() {
 			l.flags |= flRecording
 		}
+	}
+	if l.flags&flRecording == 0 {
+		// A recording span has its start time; read it when needed.
+		l.acquiredAt = monotonicNow()
 	}
 	if d := t.stackDepth(); d > 0 {
 		l.stack = captureStack(skip+1, d)
@@ -306,6 +309,24 @@ func (l *lifetime) stackAttrs() []attribute.KeyValue {
 	return []attribute.KeyValue{StacktraceKey.String(l.stack.String())}
 }
 
+// acquireTime is when the lifetime started: its span's start time when it
+// records, else the time taken at acquire.
+func (l *lifetime) acquireTime() time.Time {
+	if l.flags&flRecording != 0 {
+		if s, ok := l.span.(interface{ StartTime() time.Time }); ok {
+			return s.StartTime()
+		}
+	}
+	return clockEpoch.Add(time.Duration(l.acquiredAt))
+}
+
+// clockEpoch anchors acquire times: a lifetime keeps the monotonic
+// nanoseconds since it, which is half the cost of time.Now on virtual
+// machines whose wall clock is slow to read, and immune to clock steps.
+var clockEpoch = time.Now()
+
+func monotonicNow() int64 { return int64(time.Since(clockEpoch)) }
+
 // LiveLifetime describes a lifetime that is still open.
 type LiveLifetime struct {
 	Name       string
@@ -350,7 +371,7 @@ func (t *Tracker) Live() []LiveLifetime {
 		out = append(out, LiveLifetime{
 			Name:       l.name,
 			Kind:       kindNames[l.kind],
-			AcquiredAt: time.Unix(0, l.acquiredAt),
+			AcquiredAt: l.acquireTime(),
 			Releasing:  st&stClaimed != 0,
 			Reported:   st&stReported != 0 && st&stClaimed == 0,
 			Leaked:     st&stLeaked != 0,

@@ -1,0 +1,216 @@
+package otelguard_test
+
+// Benchmarks and the baselines they are judged against, in one file so one
+// run measures both. See docs/PERFORMANCE.md for method and results.
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// discard is an exporter that drops everything: the benchmarks measure
+// the instrumented code, not an exporter.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+// batchProvider is an AlwaysSample provider batching to a discarding exporter.
+func batchProvider(b *testing.B, sampler sdktrace.Sampler) *sdktrace.TracerProvider {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(discard{}))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return tp
+}
+
+// --- the hand-rolled lifecycle: what a careful user writes without otelguard.
+
+var (
+	handStartOpts = []trace.SpanStartOption{trace.WithAttributes(attribute.String("otelguard.kind", "resource"))}
+)
+
+type handState struct {
+	span trace.Span
+	pcs  [32]uintptr
+	n    int
+}
+
+type handHandle struct {
+	st      *handState
+	cleanup runtime.Cleanup
+}
+
+func handLeaked(st *handState) {
+	st.span.SetAttributes(attribute.String("otelguard.outcome", "leaked_without_close"))
+	st.span.End()
+}
+
+//go:noinline
+func handAcquire(ctx context.Context, tracer trace.Tracer) *handHandle {
+	st := &handState{}
+	_, st.span = tracer.Start(ctx, "db.conn", handStartOpts...)
+	st.n = runtime.Callers(2, st.pcs[:])
+	h := &handHandle{st: st}
+	h.cleanup = runtime.AddCleanup(h, handLeaked, st)
+	return h
+}
+
+func (h *handHandle) Close(ctx context.Context, release func(context.Context) error) error {
+	h.cleanup.Stop()
+	start := time.Now()
+	err := release(ctx)
+	h.st.span.SetAttributes(
+		attribute.String("otelguard.outcome", "cleaned"),
+		attribute.String("otelguard.trigger", "close"),
+		attribute.Float64("otelguard.cleanup.duration_ms", float64(time.Since(start))/1e6),
+	)
+	h.st.span.End()
+	runtime.KeepAlive(h)
+	return err
+}
+
+func releaseNop(context.Context) error       { return nil }
+func releaseInt(context.Context, *int) error { return nil }
+func benchValue() *int                       { v := 1; return &v }
+func benchTracker(tp trace.TracerProvider, opts ...otelguard.Option) *otelguard.Tracker {
+	return otelguard.New(append([]otelguard.Option{otelguard.WithTracerProvider(tp)}, opts...)...)
+}
+
+// BenchmarkLifecycle compares Acquire+Close with the hand-rolled baseline:
+// AlwaysSample, batch processor to a discarding exporter, leak detection
+// with stacks.
+func BenchmarkLifecycle(b *testing.B) {
+	ctx := context.Background()
+	b.Run("impl=handrolled", func(b *testing.B) {
+		tracer := batchProvider(b, sdktrace.AlwaysSample()).Tracer("bench")
+		b.ReportAllocs()
+		for b.Loop() {
+			h := handAcquire(ctx, tracer)
+			_ = h.Close(ctx, releaseNop)
+		}
+	})
+	b.Run("impl=otelguard", func(b *testing.B) {
+		tr := benchTracker(batchProvider(b, sdktrace.AlwaysSample()))
+		v := benchValue()
+		b.ReportAllocs()
+		for b.Loop() {
+			r := otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
+			_ = r.Close(ctx)
+		}
+	})
+}
+
+// BenchmarkLifecycleParallel is BenchmarkLifecycle on every P at once.
+func BenchmarkLifecycleParallel(b *testing.B) {
+	ctx := context.Background()
+	b.Run("impl=handrolled", func(b *testing.B) {
+		tracer := batchProvider(b, sdktrace.AlwaysSample()).Tracer("bench")
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				h := handAcquire(ctx, tracer)
+				_ = h.Close(ctx, releaseNop)
+			}
+		})
+	})
+	b.Run("impl=otelguard", func(b *testing.B) {
+		tr := benchTracker(batchProvider(b, sdktrace.AlwaysSample()))
+		v := benchValue()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				r := otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
+				_ = r.Close(ctx)
+			}
+		})
+	})
+}
+
+// BenchmarkNoop compares a Guard on the noop provider, leak detection off,
+// with a raw noop span and a bare defer.
+func BenchmarkNoop(b *testing.B) {
+	ctx := context.Background()
+	b.Run("impl=defer", func(b *testing.B) {
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			func() {
+				defer func() { n++ }()
+			}()
+		}
+	})
+	b.Run("impl=noopspan", func(b *testing.B) {
+		tracer := noop.NewTracerProvider().Tracer("bench")
+		kv := attribute.String("otelguard.kind", "guard")
+		b.ReportAllocs()
+		for b.Loop() {
+			_, s := tracer.Start(ctx, "g")
+			s.SetAttributes(kv)
+			s.End()
+		}
+	})
+	b.Run("impl=otelguard", func(b *testing.B) {
+		tr := benchTracker(noop.NewTracerProvider(), otelguard.WithLeakDetection(otelguard.LeakDetectionOff))
+		b.ReportAllocs()
+		for b.Loop() {
+			func() {
+				g := tr.NewGuard(ctx, "g", releaseNop)
+				defer g.Run()
+			}()
+		}
+	})
+}
+
+// BenchmarkUnsampled: a parent that is not sampled (ParentBased(NeverSample)),
+// leak detection on, against the raw unsampled span.
+func BenchmarkUnsampled(b *testing.B) {
+	tp := batchProvider(b, sdktrace.ParentBased(sdktrace.NeverSample()))
+	ctx, parent := tp.Tracer("bench").Start(context.Background(), "request")
+	defer parent.End()
+	b.Run("impl=rawspan", func(b *testing.B) {
+		tracer := tp.Tracer("bench")
+		kv := attribute.String("otelguard.kind", "guard")
+		b.ReportAllocs()
+		for b.Loop() {
+			_, s := tracer.Start(ctx, "g")
+			s.SetAttributes(kv)
+			s.End()
+		}
+	})
+	b.Run("impl=guard", func(b *testing.B) {
+		tr := benchTracker(tp, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+		b.ReportAllocs()
+		for b.Loop() {
+			g := tr.NewGuard(ctx, "g", releaseNop)
+			_ = g.Run()
+		}
+	})
+	b.Run("impl=resource", func(b *testing.B) {
+		tr := benchTracker(tp, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+		v := benchValue()
+		b.ReportAllocs()
+		for b.Loop() {
+			r := otelguard.Acquire(ctx, "r", v, releaseInt, otelguard.WithTracker(tr))
+			_ = r.Close(ctx)
+		}
+	})
+}
+
+// BenchmarkRawSpan is a recording span Start+End with AlwaysSample, the
+// floor every recorded lifetime pays.
+func BenchmarkRawSpan(b *testing.B) {
+	tracer := batchProvider(b, sdktrace.AlwaysSample()).Tracer("bench")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, s := tracer.Start(ctx, "db.conn", handStartOpts...)
+		s.End()
+	}
+}
