@@ -24,6 +24,13 @@ const (
 	// LeakReleasedKey is true on a leaked_without_close span whose release
 	// was run by the library because of ReleaseOnLeak.
 	LeakReleasedKey = attribute.Key("otelguard.leak.released")
+	// AccessRecordsKey holds the last access points recorded by
+	// Resource.Touch (LeakDetectionParanoid), newest last, each as
+	// "hint @ function file:line"; set on leaked and open_at_shutdown spans.
+	AccessRecordsKey = attribute.Key("otelguard.access_records")
+	// HoldExceededKey is true on a lifetime that outlived its hold
+	// threshold.
+	HoldExceededKey = attribute.Key("otelguard.hold.exceeded")
 	// NameKey carries a lifetime's name on records that are not the
 	// lifetime's own span (misuse records).
 	NameKey = attribute.Key("otelguard.name")

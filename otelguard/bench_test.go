@@ -11,6 +11,8 @@ import (
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -79,8 +81,11 @@ func (h *handHandle) Close(ctx context.Context, release func(context.Context) er
 func releaseNop(context.Context) error       { return nil }
 func releaseInt(context.Context, *int) error { return nil }
 func benchValue() *int                       { v := 1; return &v }
+// benchTracker measures no metrics unless opts set a meter provider: the
+// baselines record none either.
 func benchTracker(tp trace.TracerProvider, opts ...otelguard.Option) *otelguard.Tracker {
-	return otelguard.New(append([]otelguard.Option{otelguard.WithTracerProvider(tp)}, opts...)...)
+	base := []otelguard.Option{otelguard.WithTracerProvider(tp), otelguard.WithMeterProvider(metricnoop.NewMeterProvider())}
+	return otelguard.New(append(base, opts...)...)
 }
 
 // BenchmarkLifecycle compares Acquire+Close with the hand-rolled baseline:
@@ -212,5 +217,48 @@ func BenchmarkRawSpan(b *testing.B) {
 	for b.Loop() {
 		_, s := tracer.Start(ctx, "db.conn", handStartOpts...)
 		s.End()
+	}
+}
+
+// BenchmarkMetrics is Acquire+Close with metrics off (noop meter provider)
+// and on (the SDK's meter provider with a manual reader).
+func BenchmarkMetrics(b *testing.B) {
+	ctx := context.Background()
+	for _, on := range []bool{false, true} {
+		name := "metrics=off"
+		if on {
+			name = "metrics=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			var opts []otelguard.Option
+			if on {
+				mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+				b.Cleanup(func() { _ = mp.Shutdown(ctx) })
+				opts = append(opts, otelguard.WithMeterProvider(mp))
+			}
+			tr := benchTracker(batchProvider(b, sdktrace.AlwaysSample()), opts...)
+			v := benchValue()
+			b.ReportAllocs()
+			for b.Loop() {
+				r := otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
+				_ = r.Close(ctx)
+			}
+		})
+	}
+}
+
+// BenchmarkTouch is one Resource.Touch at each leak detection level.
+func BenchmarkTouch(b *testing.B) {
+	ctx := context.Background()
+	for _, lvl := range []otelguard.LeakDetection{otelguard.LeakDetectionOff, otelguard.LeakDetectionOn, otelguard.LeakDetectionStacks, otelguard.LeakDetectionParanoid} {
+		b.Run("level="+lvl.String(), func(b *testing.B) {
+			tr := benchTracker(noop.NewTracerProvider(), otelguard.WithLeakDetection(lvl))
+			r := otelguard.Acquire(ctx, "buf", benchValue(), releaseInt, otelguard.WithTracker(tr))
+			defer r.Close(ctx)
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Touch("read")
+			}
+		})
 	}
 }

@@ -108,7 +108,7 @@ func (g *Guard) Run() error {
 		return nil
 	}
 	g.cleanup.Stop()
-	c := releaseCall{l: g.l, trig: TriggerDefer, report: report, ownCtx: true}
+	c := releaseCall{l: g.l, trig: TriggerDefer, report: report}
 	res := c.run(g.l.ctx, true)
 	runtime.KeepAlive(g)
 	if res.panic != nil {
@@ -126,7 +126,7 @@ func (g *Guard) runPanicking(p any) {
 		return
 	}
 	g.cleanup.Stop()
-	c := releaseCall{l: g.l, trig: TriggerPanic, report: report, ownCtx: true}
+	c := releaseCall{l: g.l, trig: TriggerPanic, report: report}
 	res := c.run(g.l.ctx, true)
 	runtime.KeepAlive(g)
 	if res.panic != nil {

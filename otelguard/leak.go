@@ -116,7 +116,7 @@ func (l *lifetime) reportLeak() {
 			defer l.t.flight.done()
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.acquireCtx()), l.t.cleanupTimeout())
 			defer cancel()
-			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true, ownCtx: true}
+			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true}
 			res := c.run(ctx, false)
 			reportPanic(l, res)
 		}()
@@ -127,8 +127,7 @@ func (l *lifetime) reportLeak() {
 	}
 	if report {
 		l.t.recordLeak(l, false)
-		extra := l.stackAttrs()
-		l.endSpan(OutcomeLeaked, TriggerGC, extra)
+		l.endSpan(OutcomeLeaked, TriggerGC)
 	}
 	if claimed {
 		l.finish()

@@ -72,6 +72,7 @@ const (
 	stMisused
 	stDetached
 	stLeaked
+	stHeld // the hold threshold passed while the lifetime was open
 )
 
 // Lifetime flags, fixed at acquire.
@@ -80,6 +81,7 @@ const (
 	flReleaseOnLeak                   // ReleaseOnLeak
 	flCancelWatch                     // CloseOnCancel armed a context.AfterFunc
 	flMember                          // owned by a Scope: no handle of its own
+	flClock                           // acquiredAt holds the acquire time
 )
 
 // lifetime is the argument side of a handle: everything needed to end a
@@ -99,12 +101,14 @@ type lifetime struct {
 	name       string
 	acquiredAt int64           // monotonic nanoseconds since clockEpoch
 	span       trace.Span      // nil when the tracker starts no spans
-	ctx        context.Context // the acquire context, with span when there is one
+	ctx        context.Context // the acquire context (without the lifetime's span)
 	stack      *stack          // acquire program counters; nil without stacks
 	rel        releaser
 
+	m       *metricAttrs                  // nil when the tracker measures nothing
+	timers  *lifetimeTimers               // hold threshold and CloseOnCancel, if any
+	access  atomic.Pointer[accessRing]    // Touch records (LeakDetectionParanoid)
 	relCtx  spanCtx                       // the release's context, when it is not ctx
-	watch   atomic.Pointer[func() bool]   // CloseOnCancel's AfterFunc stop
 	waiters atomic.Pointer[chan struct{}] // closed when the release finishes
 }
 
@@ -133,6 +137,25 @@ func (c *spanCtx) Value(key any) any {
 }
 
 const leakStatus = "handle became unreachable without Close, Run or Disarm"
+
+// lifetimeTimers holds what few lifetimes have, out of line to keep every
+// lifetime small: set at acquire, before the lifetime is published.
+type lifetimeTimers struct {
+	hold  *time.Timer                 // the hold threshold's timer
+	watch atomic.Pointer[func() bool] // CloseOnCancel's AfterFunc stop
+}
+
+// stopTimers stops the hold timer and the CloseOnCancel watch.
+func (l *lifetime) stopTimers() {
+	if x := l.timers; x != nil {
+		if x.hold != nil {
+			x.hold.Stop()
+		}
+		if stop := x.watch.Load(); stop != nil {
+			(*stop)()
+		}
+	}
+}
 
 // finishedSentinel marks waiters after the release finished.
 var finishedSentinel = new(chan struct{})
@@ -183,12 +206,11 @@ func (l *lifetime) finish() {
 	if w := l.waiters.Swap(finishedSentinel); w != nil && w != finishedSentinel {
 		close(*w)
 	}
-	if l.flags&flCancelWatch != 0 {
-		if stop := l.watch.Load(); stop != nil {
-			(*stop)()
-		}
-	}
+	l.stopTimers()
 	l.t.reg.remove(l)
+	if l.m != nil {
+		l.t.meters.recordFinish(l.m)
+	}
 }
 
 // finished reports whether the release has returned (or will never run).
@@ -244,7 +266,7 @@ func (l *lifetime) disarmAs(extra uint32) bool {
 		}
 	}
 	if report {
-		l.endSpan(OutcomeDisarmed, TriggerDisarm, nil)
+		l.endSpan(OutcomeDisarmed, TriggerDisarm)
 	}
 	l.finish()
 	return true
@@ -275,7 +297,6 @@ type releaseCall struct {
 	trig     Trigger
 	report   bool // this call ends the span
 	leak     bool // ReleaseOnLeak: the outcome is leaked_without_close whatever the release did
-	ownCtx   bool // ctx is the acquire context, which already carries the span
 	detached bool
 	timed    bool
 	start    time.Time
@@ -306,13 +327,13 @@ func (c *releaseCall) run(ctx context.Context, inline bool) relResult {
 		defer cancel()
 		c.detached = true
 	}
-	if l.flags&flRecording != 0 && !c.ownCtx {
+	if l.flags&flRecording != 0 {
 		// The release's own spans belong under the lifetime's span.
 		l.relCtx = spanCtx{Context: ctx, l: l}
 		ctx = &l.relCtx
 	}
 	c.ctx = ctx
-	c.timed = l.flags&flRecording != 0
+	c.timed = l.flags&flRecording != 0 || l.m != nil
 	if c.timed {
 		c.start = time.Now()
 	}
@@ -348,7 +369,7 @@ func (c *releaseCall) runInline(ctx context.Context) (res relResult) {
 func (c0 *releaseCall) runWorker(ctx context.Context) relResult {
 	// The worker shares a copy on the heap, so that the common inline path
 	// keeps its releaseCall on the stack.
-	c := &releaseCall{l: c0.l, trig: c0.trig, report: c0.report, leak: c0.leak, ownCtx: c0.ownCtx, detached: c0.detached,
+	c := &releaseCall{l: c0.l, trig: c0.trig, report: c0.report, leak: c0.leak, detached: c0.detached,
 		timed: c0.timed, start: c0.start, ctx: c0.ctx, result: make(chan relResult, 1)}
 	c.l.t.flight.add()
 	go c.work(ctx)
@@ -406,13 +427,12 @@ func (c *releaseCall) endReport(res *relResult) {
 		return
 	}
 	l := c.l
-	if l.flags&flRecording == 0 || l.span == nil {
-		if l.span != nil {
-			l.span.End()
-		}
-		return
+	cleanup := time.Duration(-1)
+	if c.timed {
+		cleanup = time.Since(c.start)
 	}
-	var buf [8]attribute.KeyValue
+	rec := l.flags&flRecording != 0
+	var buf [12]attribute.KeyValue
 	attrs := buf[:0]
 	outcome := OutcomeCleaned
 	var statusMsg string
@@ -425,11 +445,13 @@ func (c *releaseCall) endReport(res *relResult) {
 		outcome = OutcomeFailed
 		attrs = append(attrs, errorTypePanic)
 		statusMsg = fmt.Sprintf("release panicked: %v", res.panic.value)
-		l.span.AddEvent("exception", trace.WithAttributes(
-			semconv.ExceptionType(fmt.Sprintf("%T", res.panic.value)),
-			semconv.ExceptionMessage(fmt.Sprint(res.panic.value)),
-			semconv.ExceptionStacktrace(string(res.panic.stack)),
-		))
+		if rec {
+			l.span.AddEvent("exception", trace.WithAttributes(
+				semconv.ExceptionType(fmt.Sprintf("%T", res.panic.value)),
+				semconv.ExceptionMessage(fmt.Sprint(res.panic.value)),
+				semconv.ExceptionStacktrace(string(res.panic.stack)),
+			))
+		}
 	case res.goexit:
 		outcome = OutcomeFailed
 		attrs = append(attrs, errorTypeGoexit)
@@ -440,12 +462,14 @@ func (c *releaseCall) endReport(res *relResult) {
 			attrs = append(attrs, errorTypeTimeout)
 		} else {
 			outcome = OutcomeFailed
-			attrs = append(attrs, errorType(res.err))
+			if rec {
+				attrs = append(attrs, errorType(res.err))
+			}
 		}
 		statusMsg = res.err.Error()
 	}
-	if c.timed {
-		attrs = append(attrs, CleanupDurationKey.Float64(float64(time.Since(c.start))/float64(time.Millisecond)))
+	if rec && cleanup >= 0 {
+		attrs = append(attrs, CleanupDurationKey.Float64(float64(cleanup)/float64(time.Millisecond)))
 	}
 	if c.detached {
 		attrs = append(attrs, CleanupDetachedKey.Bool(true))
@@ -454,15 +478,58 @@ func (c *releaseCall) endReport(res *relResult) {
 		outcome = OutcomeLeaked
 		statusMsg = leakStatus
 		attrs = append(attrs, LeakReleasedKey.Bool(true))
-		if l.stack != nil {
-			attrs = append(attrs, StacktraceKey.String(l.stack.String()))
+		if rec {
+			attrs = l.appendReportAttrs(attrs)
 		}
 	}
-	l.endSpanWith(outcome, c.trig, statusMsg, attrs)
+	l.conclude(outcome, c.trig, statusMsg, attrs, cleanup)
 }
 
-// endSpan ends the span of a lifetime whose release did not run.
-func (l *lifetime) endSpan(o Outcome, trig Trigger, extra []attribute.KeyValue) {
+// endSpan ends a lifetime whose release did not run (disarmed, leaked,
+// open at shutdown).
+func (l *lifetime) endSpan(o Outcome, trig Trigger) {
+	var buf [4]attribute.KeyValue
+	attrs := buf[:0]
+	msg := ""
+	switch o {
+	case OutcomeLeaked:
+		msg = leakStatus
+		fallthrough
+	case OutcomeOpenAtShutdown:
+		if l.flags&flRecording != 0 {
+			attrs = l.appendReportAttrs(attrs)
+		}
+	}
+	l.conclude(o, trig, msg, attrs, -1)
+}
+
+// appendReportAttrs adds what a report of an unreleased lifetime carries:
+// the acquire stack and the access records.
+func (l *lifetime) appendReportAttrs(attrs []attribute.KeyValue) []attribute.KeyValue {
+	if l.stack != nil {
+		attrs = append(attrs, StacktraceKey.String(l.stack.String()))
+	}
+	if recs := l.accessRecords(); len(recs) > 0 {
+		attrs = append(attrs, AccessRecordsKey.StringSlice(recs))
+	}
+	return attrs
+}
+
+// conclude records the end of a lifetime whose outcome this caller owns:
+// metrics (whatever the sampling), the hold threshold's return, and the
+// span's end attributes, status and end. cleanup is the release's run
+// time, or negative when no release ran.
+func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []attribute.KeyValue, cleanup time.Duration) {
+	if x := l.timers; x != nil && x.hold != nil {
+		x.hold.Stop()
+	}
+	if l.m != nil {
+		l.t.meters.recordEnd(l.ctx, l.m, o, l.age(), cleanup)
+	}
+	held := l.state.Load()&stHeld != 0
+	if held {
+		l.holdReturned(o)
+	}
 	if l.span == nil {
 		return
 	}
@@ -470,11 +537,10 @@ func (l *lifetime) endSpan(o Outcome, trig Trigger, extra []attribute.KeyValue) 
 		l.span.End()
 		return
 	}
-	msg := ""
-	if o == OutcomeLeaked {
-		msg = leakStatus
+	if held {
+		attrs = append(attrs, HoldExceededKey.Bool(true))
 	}
-	l.endSpanWith(o, trig, msg, extra)
+	l.endSpanWith(o, trig, statusMsg, attrs)
 }
 
 // endSpanWith sets the end attributes in one call (one allocation) and

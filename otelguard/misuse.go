@@ -19,11 +19,14 @@ const (
 // has no otelguard.kind attribute: it is not a lifetime.
 const MisuseSpanName = "otelguard.misuse"
 
-// misuse records the first misuse of a lifetime: a short span linked to the
-// lifetime's span, with the calling stack. Later misuses of the same
-// lifetime record nothing more. skip counts frames between misuse's caller
+// misuse records a misuse of a lifetime: every one is counted
+// (otelguard.misuse); the first also records a short span linked to the
+// lifetime's span, with the calling stack. skip counts frames between misuse's caller
 // and the user's code.
 func (l *lifetime) misuse(kind string, skip int) {
+	if l.m != nil {
+		l.t.meters.recordMisuse(l.m, kind)
+	}
 	if !l.setBit(stMisused) {
 		return
 	}

@@ -1,6 +1,7 @@
 package otelguard
 
 import (
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -37,6 +38,12 @@ const (
 	// LeakDetectionOn attaches a runtime cleanup but captures no stack:
 	// leaks are found and counted, without code.stacktrace.
 	LeakDetectionOn
+	// LeakDetectionParanoid is LeakDetectionStacks, plus: Resource.Touch
+	// records access points (reported with a leak as
+	// otelguard.access_records), and every lifetime span carries its
+	// acquire site (code.function.name, code.file.path, code.line.number).
+	// It costs a symbolization per call site and an allocation per Touch.
+	LeakDetectionParanoid
 )
 
 // String returns the level's name.
@@ -48,6 +55,8 @@ func (l LeakDetection) String() string {
 		return "off"
 	case LeakDetectionOn:
 		return "on"
+	case LeakDetectionParanoid:
+		return "paranoid"
 	}
 	return "LeakDetection(" + itoa(int64(l)) + ")"
 }
@@ -70,6 +79,8 @@ type config struct {
 	leak           LeakDetection
 	cleanupTimeout time.Duration
 	stackDepth     int
+	defaultHold    time.Duration
+	logger         *slog.Logger
 }
 
 func newConfig(opts []Option) config {
@@ -119,7 +130,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 func WithLeakDetection(l LeakDetection) Option {
 	return optionFunc(func(c *config) {
 		switch l {
-		case LeakDetectionStacks, LeakDetectionOff, LeakDetectionOn:
+		case LeakDetectionStacks, LeakDetectionOff, LeakDetectionOn, LeakDetectionParanoid:
 			c.leak = l
 		default:
 			c.leak = LeakDetectionStacks
@@ -155,12 +166,32 @@ func WithStackDepth(n int) Option {
 	})
 }
 
+// WithDefaultHoldThreshold sets the hold threshold of every lifetime that
+// does not set its own with WithHoldThreshold (HikariCP's
+// leakDetectionThreshold): a lifetime still open after d is reported as
+// held too long. Zero or negative: no threshold (the default).
+func WithDefaultHoldThreshold(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			d = 0
+		}
+		c.defaultHold = d
+	})
+}
+
+// WithLogger sets the logger of held-too-long warnings and of their
+// lifetimes coming back. Nil (the default) logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
 // An AcquireOption configures one lifetime. It is a small value: passing
 // options allocates nothing beyond what WithAttributes holds.
 type AcquireOption struct {
 	op      acquireOp
 	tracker *Tracker
 	attrs   []attribute.KeyValue
+	d       time.Duration
 }
 
 type acquireOp uint8
@@ -171,6 +202,7 @@ const (
 	opCloseOnCancel
 	opReleaseOnLeak
 	opAttributes
+	opHold
 )
 
 // acquireConfig is the resolved form of a list of AcquireOptions.
@@ -179,6 +211,7 @@ type acquireConfig struct {
 	closeOnCancel bool
 	releaseOnLeak bool
 	attrs         []attribute.KeyValue
+	hold          time.Duration // 0: the tracker's default; <0: none
 }
 
 func resolveAcquire(opts []AcquireOption) acquireConfig {
@@ -196,6 +229,8 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 			c.releaseOnLeak = true
 		case opAttributes:
 			c.attrs = append(c.attrs, o.attrs...)
+		case opHold:
+			c.hold = o.d
 		}
 	}
 	return c
@@ -222,6 +257,21 @@ func CloseOnCancel() AcquireOption { return AcquireOption{op: opCloseOnCancel} }
 // otelguard.leak.released=true. It needs leak detection (not
 // LeakDetectionOff).
 func ReleaseOnLeak() AcquireOption { return AcquireOption{op: opReleaseOnLeak} }
+
+// WithHoldThreshold reports the lifetime as held too long if it is still
+// open after d: a span event otelguard.hold.threshold_exceeded with the
+// acquire stack, the otelguard.lifetime.held_too_long counter, and a Warn
+// record through the Tracker's logger. When it finally ends, its span gets
+// otelguard.hold.exceeded=true and, if it was released, an event
+// otelguard.hold.returned_late and an Info record. It takes one runtime
+// timer per lifetime; zero or negative d means no threshold for this
+// lifetime, whatever the Tracker's default.
+func WithHoldThreshold(d time.Duration) AcquireOption {
+	if d <= 0 {
+		d = -1
+	}
+	return AcquireOption{op: opHold, d: d}
+}
 
 // WithAttributes adds attributes to the lifetime's span when it starts.
 // Keep values free of secrets and of the guarded value itself: otelguard

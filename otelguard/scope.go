@@ -5,6 +5,8 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // A Scope is a stack of cleanups released newest first, like Python's
@@ -89,7 +91,7 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 	}
 	st := s.s
 	m := &lifetime{flags: flMember}
-	st.t.begin(m, st.ctx, kGuard, name, guardFunc(cleanup), &acquireConfig{}, 1)
+	st.t.begin(m, st.spanContext(), kGuard, name, guardFunc(cleanup), &acquireConfig{}, 1)
 	if st.push(scopeEntry{l: m}) {
 		return
 	}
@@ -117,6 +119,15 @@ func (s *Scope) Add(c Closer) {
 	}
 	st.misuse(misuseAddAfterClose, 1)
 	closeEntry(context.Background(), e)
+}
+
+// spanContext is the scope's acquire context with the scope's span, the
+// parent of its members' spans.
+func (st *scopeState) spanContext() context.Context {
+	if st.span == nil {
+		return st.ctx
+	}
+	return trace.ContextWithSpan(st.ctx, st.span)
 }
 
 // push adds a member unless the scope has ended.

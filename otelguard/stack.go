@@ -2,6 +2,8 @@ package otelguard
 
 import (
 	"hash/maphash"
+
+	"go.opentelemetry.io/otel/attribute"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 type stack struct {
 	hash uint64
 	pcs  []uintptr
+	site atomic.Pointer[[]attribute.KeyValue] // siteAttrs, once computed
 }
 
 // inlineStackDepth frames are captured into a buffer on the goroutine's

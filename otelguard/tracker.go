@@ -29,6 +29,9 @@ type Tracker struct {
 	reg    registry
 	flight inflight
 	leaks  leakBook
+
+	meterOnce sync.Once
+	meters    *meters
 }
 
 // tracerState is a resolved tracer and what was resolved from.
@@ -45,6 +48,11 @@ func New(opts ...Option) *Tracker {
 	if t.cfg.tp != nil {
 		t.tracer.Store(newTracerState(t.cfg.tp))
 	}
+	mp := t.cfg.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	t.meters = newMeters(mp)
 	return t
 }
 
@@ -94,7 +102,7 @@ func (t *Tracker) cleanupTimeout() time.Duration {
 }
 
 func (t *Tracker) stackDepth() int {
-	if t.cfg.leak != LeakDetectionStacks {
+	if t.cfg.leak != LeakDetectionStacks && t.cfg.leak != LeakDetectionParanoid {
 		return 0
 	}
 	if !t.cfg.set {
@@ -140,36 +148,58 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	l.name = name
 	l.rel = rel
 	l.ctx = ctx
+	if d := t.stackDepth(); d > 0 {
+		l.stack = captureStack(skip+1, d)
+	}
+	paranoid := t.cfg.leak == LeakDetectionParanoid
 	if ts := t.tracerFor(); !ts.noop {
 		var span trace.Span
-		if len(cfg.attrs) == 0 {
-			l.ctx, span = ts.tracer.Start(ctx, name, startOpts[k]...)
+		if len(cfg.attrs) == 0 && !paranoid {
+			_, span = ts.tracer.Start(ctx, name, startOpts[k]...)
 		} else {
-			attrs := make([]attribute.KeyValue, 0, 1+len(cfg.attrs))
+			attrs := make([]attribute.KeyValue, 0, 4+len(cfg.attrs))
 			attrs = append(attrs, kindAttrs[k])
+			if paranoid {
+				attrs = append(attrs, l.stack.siteAttrs()...)
+			}
 			attrs = append(attrs, cfg.attrs...)
-			l.ctx, span = ts.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+			_, span = ts.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 		}
 		l.span = span
 		if span.IsRecording() {
 			l.flags |= flRecording
 		}
 	}
-	if l.flags&flRecording == 0 {
-		// A recording span has its start time; read it when needed.
+	m := t.metrics()
+	if l.flags&flRecording == 0 || m != nil {
+		// A recording span has its start time; metrics want a cheaper one.
 		l.acquiredAt = monotonicNow()
-	}
-	if d := t.stackDepth(); d > 0 {
-		l.stack = captureStack(skip+1, d)
+		l.flags |= flClock
 	}
 	if cfg.releaseOnLeak {
 		l.flags |= flReleaseOnLeak
 	}
+	if m != nil {
+		l.m = m.attrsFor(name, k)
+		m.recordStart(ctx, l.m)
+	}
+	hold := cfg.hold
+	if hold == 0 {
+		hold = t.cfg.defaultHold
+	}
+	if hold > 0 || cfg.closeOnCancel {
+		l.timers = &lifetimeTimers{}
+	}
+	if hold > 0 {
+		l.timers.hold = time.AfterFunc(hold, l.onHoldExceeded)
+	}
+	// Registration publishes the lifetime to Shutdown, CloseAll and Live:
+	// everything they read is set above.
 	t.reg.add(l)
 	if cfg.closeOnCancel && ctx.Done() != nil {
 		l.flags |= flCancelWatch
 		stop := context.AfterFunc(ctx, l.onCancel)
-		l.watch.Store(&stop)
+		l.timers.watch.Store(&stop)
 	}
 }
 
@@ -182,7 +212,7 @@ func (l *lifetime) onCancel() {
 	}
 	l.t.flight.add()
 	defer l.t.flight.done()
-	c := releaseCall{l: l, trig: TriggerCancel, report: report, ownCtx: true}
+	c := releaseCall{l: l, trig: TriggerCancel, report: report}
 	res := c.run(l.acquireCtx(), false)
 	reportPanic(l, res)
 }
@@ -218,7 +248,7 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 	}
 	for _, l := range t.reg.snapshot() {
 		if l.claimReport() {
-			l.endSpan(OutcomeOpenAtShutdown, TriggerShutdown, l.stackAttrs())
+			l.endSpan(OutcomeOpenAtShutdown, TriggerShutdown)
 		}
 	}
 	return t.wait(ctx)
@@ -287,7 +317,6 @@ func (l *lifetime) closeWith(ctx context.Context, trig Trigger, inline bool) (re
 	if l.kind == kGuard && l.flags&flMember == 0 {
 		// A Guard's cleanup gets the guard's own context, on the calling
 		// goroutine, as Run would run it.
-		c.ownCtx = true
 		return c.run(l.ctx, true), true
 	}
 	return c.run(ctx, inline), true
@@ -302,22 +331,23 @@ func (l *lifetime) acquireCtx() context.Context {
 	return context.Background()
 }
 
-func (l *lifetime) stackAttrs() []attribute.KeyValue {
-	if l.stack == nil {
-		return nil
-	}
-	return []attribute.KeyValue{StacktraceKey.String(l.stack.String())}
-}
-
 // acquireTime is when the lifetime started: its span's start time when it
 // records, else the time taken at acquire.
 func (l *lifetime) acquireTime() time.Time {
-	if l.flags&flRecording != 0 {
+	if l.flags&flClock == 0 {
 		if s, ok := l.span.(interface{ StartTime() time.Time }); ok {
 			return s.StartTime()
 		}
 	}
 	return clockEpoch.Add(time.Duration(l.acquiredAt))
+}
+
+// age is how long the lifetime has been open.
+func (l *lifetime) age() time.Duration {
+	if l.flags&flClock != 0 {
+		return time.Duration(monotonicNow() - l.acquiredAt)
+	}
+	return time.Since(l.acquireTime())
 }
 
 // clockEpoch anchors acquire times: a lifetime keeps the monotonic

@@ -1,0 +1,61 @@
+package otelguard
+
+import (
+	"context"
+	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span event names of the hold threshold.
+const (
+	EventHoldExceeded = "otelguard.hold.threshold_exceeded"
+	EventReturnedLate = "otelguard.hold.returned_late"
+)
+
+// onHoldExceeded runs on the timer's goroutine when a lifetime with a hold
+// threshold is still open after it.
+func (l *lifetime) onHoldExceeded() {
+	for {
+		s := l.state.Load()
+		if s&(stClaimed|stReported) != 0 {
+			return // ended (or being released) in time
+		}
+		if l.state.CompareAndSwap(s, s|stHeld) {
+			break
+		}
+	}
+	age := l.age()
+	if l.flags&flRecording != 0 {
+		attrs := l.appendReportAttrs(nil)
+		l.span.AddEvent(EventHoldExceeded, trace.WithAttributes(attrs...))
+	}
+	if l.m != nil {
+		l.t.meters.recordHeld(l.m)
+	}
+	if lg := l.t.cfg.logger; lg != nil {
+		lg.LogAttrs(context.Background(), slog.LevelWarn, "otelguard: lifetime held too long",
+			slog.String("otelguard.name", l.name),
+			slog.String("otelguard.kind", string(kindNames[l.kind])),
+			slog.Duration("held", age),
+			slog.String("code.stacktrace", l.stack.String()))
+	}
+}
+
+// holdReturned reports a held-too-long lifetime that finally ended.
+func (l *lifetime) holdReturned(o Outcome) {
+	returned := o == OutcomeCleaned || o == OutcomeFailed || o == OutcomeTimedOut || o == OutcomeDisarmed
+	if !returned {
+		return
+	}
+	if l.flags&flRecording != 0 {
+		l.span.AddEvent(EventReturnedLate)
+	}
+	if lg := l.t.cfg.logger; lg != nil {
+		lg.LogAttrs(context.Background(), slog.LevelInfo, "otelguard: previously reported lifetime came back",
+			slog.String("otelguard.name", l.name),
+			slog.String("otelguard.kind", string(kindNames[l.kind])),
+			slog.String("otelguard.outcome", string(o)),
+			slog.Duration("held", l.age()))
+	}
+}
