@@ -81,6 +81,7 @@ func (h *handHandle) Close(ctx context.Context, release func(context.Context) er
 func releaseNop(context.Context) error       { return nil }
 func releaseInt(context.Context, *int) error { return nil }
 func benchValue() *int                       { v := 1; return &v }
+
 // benchTracker measures no metrics unless opts set a meter provider: the
 // baselines record none either.
 func benchTracker(tp trace.TracerProvider, opts ...otelguard.Option) *otelguard.Tracker {
