@@ -1,0 +1,214 @@
+// Command quickstart shows every way an otelguard lifetime can end: it
+// acquires a handful of resources and guards, ends each one differently,
+// and prints what the spans recorded.
+//
+//	go run ./examples/quickstart
+//
+// With no tracing backend configured, spans are kept in memory and printed
+// as a table. The standard OpenTelemetry variables send them to any OTLP
+// backend as well, through go.opentelemetry.io/contrib/exporters/autoexport:
+//
+//	OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
+//	OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf go run ./examples/quickstart
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+func main() {
+	if err := run(context.Background(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer) error {
+	mem := tracetest.NewInMemoryExporter()
+	tp, err := newTracerProvider(ctx, mem)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "code.stacktrace" {
+				return slog.Attr{} // keep the demo's output short
+			}
+			return a
+		},
+	}))
+	tracker := otelguard.New(otelguard.WithTracerProvider(tp), otelguard.WithLogger(logger))
+
+	ctx, root := tp.Tracer("quickstart").Start(ctx, "quickstart")
+	exercise(ctx, tracker)
+	root.End()
+
+	// At exit: report what is still open, wait for releases running in the
+	// background, then flush the provider so nothing is lost.
+	if err := tracker.Shutdown(ctx); err != nil {
+		return err
+	}
+	spans := mem.GetSpans()
+	if err := tp.Shutdown(ctx); err != nil {
+		return err
+	}
+	printTable(out, spans)
+	return nil
+}
+
+// newTracerProvider records into mem, and also exports through autoexport
+// when OTEL_TRACES_EXPORTER is set.
+func newTracerProvider(ctx context.Context, mem sdktrace.SpanExporter) (*sdktrace.TracerProvider, error) {
+	res, err := resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(semconv.ServiceName("otelguard-quickstart")),
+		resource.WithFromEnv(), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
+	)
+	if err != nil {
+		return nil, err
+	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSyncer(mem)}
+	if os.Getenv("OTEL_TRACES_EXPORTER") != "" {
+		exp, err := autoexport.NewSpanExporter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	return sdktrace.NewTracerProvider(opts...), nil
+}
+
+type conn struct{ name string }
+
+func (c *conn) Close() error { return nil }
+
+// exercise ends one lifetime per outcome.
+func exercise(ctx context.Context, tracker *otelguard.Tracker) {
+	with := otelguard.WithTracker(tracker)
+
+	// cleaned: acquired, used, closed.
+	db := otelguard.Track(ctx, "db.conn", &conn{"primary"}, with)
+	_ = db.Close(ctx)
+
+	// disarmed: a rollback guard disarmed by a successful commit.
+	func() {
+		rollback := tracker.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil })
+		defer rollback.Run()
+		rollback.Disarm() // committed
+	}()
+
+	// failed: the release returns an error.
+	cache := otelguard.Acquire(ctx, "cache.flush", "dirty-pages", func(context.Context, string) error {
+		return errors.New("cache node unreachable")
+	}, with)
+	_ = cache.Close(ctx)
+
+	// timed_out: a release that ignores its context outlives Close's
+	// deadline; Close returns on time and Shutdown waits for the straggler.
+	sock := otelguard.Acquire(ctx, "socket.drain", 0, func(context.Context, int) error {
+		time.Sleep(300 * time.Millisecond)
+		return nil
+	}, with)
+	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	_ = sock.Close(deadline)
+	cancel()
+
+	// cancel: a job's lease released for it when the job is cancelled.
+	jobCtx, stopJob := context.WithCancel(ctx)
+	otelguard.Acquire(jobCtx, "job.lease", "lease-42", func(context.Context, string) error { return nil },
+		with, otelguard.CloseOnCancel())
+	stopJob()
+
+	// scope: a request's cleanups, released newest first.
+	scope := tracker.NewScope(ctx, "request")
+	scope.Defer("request.tmpfile", func(context.Context) error { return nil })
+	scope.Add(otelguard.Track(ctx, "request.conn", &conn{"replica"}, with))
+	_ = scope.Close(ctx)
+
+	// held too long: a query holding its connection past the threshold
+	// logs a warning, then a note when it comes back.
+	slow := otelguard.Track(ctx, "slow.query", &conn{"analytics"}, with, otelguard.WithHoldThreshold(20*time.Millisecond))
+	time.Sleep(60 * time.Millisecond)
+	_ = slow.Close(ctx)
+
+	// leaked_without_close: a handle dropped without Close, found by the
+	// garbage collector with the stack that acquired it.
+	leakReportBuffer(ctx, tracker)
+	for i := 0; i < 50 && tracker.LeakCount() == 0; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+
+	// open_at_shutdown: still held when the program shuts down.
+	_ = tracker.NewGuard(ctx, "worker.lock", func(context.Context) error { return nil })
+
+	_ = tracker.Flush(ctx) // the cancel release and the leak report run in the background
+}
+
+// leakReportBuffer forgets to close what it acquires.
+//
+//go:noinline
+func leakReportBuffer(ctx context.Context, tracker *otelguard.Tracker) {
+	buf := otelguard.Acquire(ctx, "report.buffer", make([]byte, 4096), func(context.Context, []byte) error { return nil },
+		otelguard.WithTracker(tracker))
+	_ = buf.Value()
+}
+
+func printTable(out io.Writer, spans tracetest.SpanStubs) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "\nNAME\tKIND\tOUTCOME\tTRIGGER\tCLEANUP\tACQUIRED AT")
+	for _, s := range spans {
+		a := map[attribute.Key]attribute.Value{}
+		for _, kv := range s.Attributes {
+			a[kv.Key] = kv.Value
+		}
+		if _, ok := a[otelguard.KindKey]; !ok {
+			continue // not a lifetime
+		}
+		cleanup := "-"
+		if v, ok := a[otelguard.CleanupDurationKey]; ok {
+			cleanup = time.Duration(v.AsFloat64() * float64(time.Millisecond)).Round(time.Microsecond).String()
+		}
+		site := "-"
+		if st := a[otelguard.StacktraceKey].AsString(); st != "" {
+			site = acquireSite(st)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, a[otelguard.KindKey].AsString(),
+			a[otelguard.OutcomeKey].AsString(), a[otelguard.TriggerKey].AsString(), cleanup, site)
+	}
+	w.Flush()
+}
+
+// acquireSite is the first frame of a stack: "function file:line".
+func acquireSite(stack string) string {
+	lines := strings.SplitN(stack, "\n", 3)
+	if len(lines) < 2 {
+		return stack
+	}
+	fn := strings.TrimSuffix(lines[0], "(...)")
+	loc := strings.TrimSpace(lines[1])
+	if i := strings.LastIndex(loc, " +0x"); i >= 0 {
+		loc = loc[:i]
+	}
+	if i := strings.LastIndex(loc, "/"); i >= 0 {
+		loc = loc[i+1:]
+	}
+	return fn + " " + loc
+}
