@@ -38,7 +38,7 @@ func (l *lifetime) onHoldExceeded() {
 			slog.String("otelguard.name", l.name),
 			slog.String("otelguard.kind", string(kindNames[l.kind])),
 			slog.Duration("held", age),
-			slog.String("code.stacktrace", l.stack.String()))
+			slog.String("code.stacktrace", l.stackText()))
 	}
 }
 

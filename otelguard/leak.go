@@ -141,7 +141,7 @@ func (t *Tracker) recordLeak(l *lifetime, released bool) {
 		Kind:       kindNames[l.kind],
 		AcquiredAt: l.acquireTime(),
 		FoundAt:    time.Now(),
-		Stack:      l.stack.String(),
+		Stack:      l.stackText(),
 		Released:   released,
 	}
 	b := &t.leaks

@@ -507,7 +507,7 @@ func (l *lifetime) endSpan(o Outcome, trig Trigger) {
 // the acquire stack and the access records.
 func (l *lifetime) appendReportAttrs(attrs []attribute.KeyValue) []attribute.KeyValue {
 	if l.stack != nil {
-		attrs = append(attrs, StacktraceKey.String(l.stack.String()))
+		attrs = append(attrs, StacktraceKey.String(l.stackText()))
 	}
 	if recs := l.accessRecords(); len(recs) > 0 {
 		attrs = append(attrs, AccessRecordsKey.StringSlice(recs))

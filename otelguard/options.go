@@ -2,6 +2,9 @@ package otelguard
 
 import (
 	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -81,6 +84,7 @@ type config struct {
 	stackDepth     int
 	defaultHold    time.Duration
 	logger         *slog.Logger
+	trim           []string
 }
 
 func newConfig(opts []Option) config {
@@ -177,6 +181,43 @@ func WithDefaultHoldThreshold(d time.Duration) Option {
 		}
 		c.defaultHold = d
 	})
+}
+
+// WithTrimPaths cuts build paths from the file names in rendered stacks
+// (code.stacktrace, LeakRecord.Stack, LiveLifetime.Stack), as -trimpath
+// does for a binary: the first of prefixes that a file name starts with is
+// removed. With no prefixes it removes GOROOT's src directory, the module
+// cache (GOMODCACHE, or GOPATH's pkg/mod) and the working directory at the
+// time of the call, each with its trailing slash.
+func WithTrimPaths(prefixes ...string) Option {
+	if len(prefixes) == 0 {
+		prefixes = defaultTrimPaths()
+	}
+	var clean []string
+	for _, p := range prefixes {
+		if p != "" {
+			clean = append(clean, p)
+		}
+	}
+	return optionFunc(func(c *config) { c.trim = clean })
+}
+
+func defaultTrimPaths() []string {
+	var ps []string
+	if root := runtime.GOROOT(); root != "" {
+		ps = append(ps, filepath.ToSlash(root)+"/src/")
+	}
+	if mc := os.Getenv("GOMODCACHE"); mc != "" {
+		ps = append(ps, filepath.ToSlash(mc)+"/")
+	} else if gp := os.Getenv("GOPATH"); gp != "" {
+		ps = append(ps, filepath.ToSlash(filepath.Join(gp, "pkg", "mod"))+"/")
+	} else if home, err := os.UserHomeDir(); err == nil {
+		ps = append(ps, filepath.ToSlash(filepath.Join(home, "go", "pkg", "mod"))+"/")
+	}
+	if wd, err := os.Getwd(); err == nil {
+		ps = append(ps, filepath.ToSlash(wd)+"/")
+	}
+	return ps
 }
 
 // WithLogger sets the logger of held-too-long warnings and of their

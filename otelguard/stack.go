@@ -124,7 +124,11 @@ func (s *stack) PCs() []uintptr {
 //
 // runtime.goexit and runtime.main, which a Go traceback hides, are left
 // out. The text is bounded by maxStackBytes.
-func (s *stack) String() string {
+func (s *stack) String() string { return s.format(nil) }
+
+// format is String with the first matching prefix of trim cut from each
+// file path.
+func (s *stack) format(trim []string) string {
 	if s == nil || len(s.pcs) == 0 {
 		return ""
 	}
@@ -133,6 +137,7 @@ func (s *stack) String() string {
 	for {
 		f, more := frames.Next()
 		if f.Function != "runtime.goexit" && f.Function != "runtime.main" && f.Function != "" {
+			f.File = trimPath(f.File, trim)
 			line := formatFrame(f)
 			if b.Len()+len(line) > maxStackBytes {
 				b.WriteString("...additional frames elided...\n")
@@ -162,5 +167,17 @@ func formatFrame(f runtime.Frame) string {
 	b.WriteByte('\n')
 	return b.String()
 }
+
+func trimPath(file string, trim []string) string {
+	for _, p := range trim {
+		if strings.HasPrefix(file, p) {
+			return file[len(p):]
+		}
+	}
+	return file
+}
+
+// stackText is the lifetime's acquire stack as its Tracker renders it.
+func (l *lifetime) stackText() string { return l.stack.format(l.t.cfg.trim) }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

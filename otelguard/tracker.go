@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -126,6 +127,19 @@ var startOpts = [...][]trace.SpanStartOption{
 	kScope:    {trace.WithAttributes(kindAttrs[kScope])},
 }
 
+// MaxNameLength bounds a lifetime's name, in bytes: a longer name is cut
+// (at a UTF-8 boundary) and ends with "...". Names should be short and
+// low-cardinality, like span names: they label metrics too.
+const MaxNameLength = 256
+
+func truncateName(name string) string {
+	cut := MaxNameLength - 3
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "..."
+}
+
 // defaultNames name lifetimes acquired with an empty name.
 var defaultNames = [...]string{
 	kGuard:    "otelguard.guard",
@@ -142,6 +156,8 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	}
 	if name == "" {
 		name = defaultNames[k]
+	} else if len(name) > MaxNameLength {
+		name = truncateName(name)
 	}
 	l.t = t
 	l.kind = k
@@ -374,11 +390,12 @@ type LiveLifetime struct {
 	Leaked bool
 
 	stack *stack
+	trim  []string
 }
 
 // Stack returns the acquire stack in the format of a Go traceback,
 // symbolized now; it is empty when stacks are not captured.
-func (l LiveLifetime) Stack() string { return l.stack.String() }
+func (l LiveLifetime) Stack() string { return l.stack.format(l.trim) }
 
 // PCs returns a copy of the acquire stack's program counters, innermost
 // (the acquiring function) first, as runtime.Callers returns them.
@@ -406,6 +423,7 @@ func (t *Tracker) Live() []LiveLifetime {
 			Reported:   st&stReported != 0 && st&stClaimed == 0,
 			Leaked:     st&stLeaked != 0,
 			stack:      l.stack,
+			trim:       t.cfg.trim,
 		})
 	}
 	return out

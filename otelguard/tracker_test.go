@@ -3,11 +3,14 @@ package otelguard_test
 import (
 	"context"
 	"errors"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel"
@@ -334,4 +337,38 @@ func TestSafeDefaultsForBadInput(t *testing.T) {
 		t.Errorf("%d frames kept, over MaxStackDepth", n)
 	}
 	gb.Disarm()
+}
+
+func TestLongNamesAreCut(t *testing.T) {
+	h := newHarness(t)
+	long := strings.Repeat("é", 1<<19) // 1 MiB of two-byte runes
+	g := h.tr.NewGuard(context.Background(), long, nop)
+	_ = g.Run()
+	s := h.rec.Ended()[0]
+	if n := len(s.Name()); n > otelguard.MaxNameLength {
+		t.Fatalf("name kept %d bytes", n)
+	}
+	if !strings.HasSuffix(s.Name(), "...") || !utf8.ValidString(s.Name()) {
+		t.Fatalf("cut name %q is not a valid truncation", s.Name()[len(s.Name())-10:])
+	}
+}
+
+func TestTrimPaths(t *testing.T) {
+	wd, _ := os.Getwd()
+	h := newHarness(t, otelguard.WithTrimPaths())
+	g := h.tr.NewGuard(context.Background(), "g", nop)
+	st := h.tr.Live()[0].Stack()
+	g.Disarm()
+	if strings.Contains(st, wd+"/") || strings.Contains(st, runtime.GOROOT()+"/src/") {
+		t.Fatalf("build paths left in:\n%s", st)
+	}
+	if !strings.Contains(st, "\ttracker_test.go:") || !strings.Contains(st, "\ttesting/testing.go:") {
+		t.Fatalf("trimmed stack lost its files:\n%s", st)
+	}
+	h2 := newHarness(t, otelguard.WithTrimPaths("/no/such/prefix/"))
+	g2 := h2.tr.NewGuard(context.Background(), "g", nop)
+	if st := h2.tr.Live()[0].Stack(); !strings.Contains(st, wd) {
+		t.Fatalf("a prefix that matches nothing changed the stack:\n%s", st)
+	}
+	g2.Disarm()
 }
