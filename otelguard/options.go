@@ -4,7 +4,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -204,8 +206,8 @@ func WithTrimPaths(prefixes ...string) Option {
 
 func defaultTrimPaths() []string {
 	var ps []string
-	if root := runtime.GOROOT(); root != "" {
-		ps = append(ps, filepath.ToSlash(root)+"/src/")
+	if src := goSrcDir(); src != "" {
+		ps = append(ps, src)
 	}
 	if mc := os.Getenv("GOMODCACHE"); mc != "" {
 		ps = append(ps, filepath.ToSlash(mc)+"/")
@@ -218,6 +220,20 @@ func defaultTrimPaths() []string {
 		ps = append(ps, filepath.ToSlash(wd)+"/")
 	}
 	return ps
+}
+
+// goSrcDir is GOROOT/src/ as the binary was built: the directory that file
+// names of standard-library frames start with.
+func goSrcDir() string {
+	f := runtime.FuncForPC(reflect.ValueOf(runtime.Callers).Pointer())
+	if f == nil {
+		return ""
+	}
+	file, _ := f.FileLine(f.Entry())
+	if i := strings.LastIndex(file, "/runtime/"); i >= 0 {
+		return file[:i+1]
+	}
+	return ""
 }
 
 // WithLogger sets the logger of held-too-long warnings and of their
