@@ -263,3 +263,149 @@ func BenchmarkTouch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLeakFound measures how many forced GC cycles it takes to find a
+// dropped handle (the target is at most 2). After each runtime.GC it gives
+// the runtime's cleanup goroutine and the Tracker's reporter a bounded
+// number of scheduling rounds before counting another cycle.
+func BenchmarkLeakFound(b *testing.B) {
+	tr := benchTracker(noop.NewTracerProvider())
+	var cycles, worst int
+	b.ReportAllocs()
+	for b.Loop() {
+		want := tr.LeakCount() + 1
+		dropResource(tr)
+		n := 0
+		for tr.LeakCount() < want {
+			runtime.GC()
+			n++
+			for i := 0; i < 1000 && tr.LeakCount() < want; i++ {
+				runtime.Gosched()
+			}
+			if n > 10 {
+				b.Fatal("leak not found after 10 GC cycles")
+			}
+		}
+		cycles += n
+		worst = max(worst, n)
+	}
+	b.ReportMetric(float64(cycles)/float64(b.N), "gc-cycles/leak")
+	b.ReportMetric(float64(worst), "worst-gc-cycles")
+}
+
+//go:noinline
+func dropResource(tr *otelguard.Tracker) {
+	otelguard.Acquire(context.Background(), "dropped", benchValue(), releaseInt, otelguard.WithTracker(tr))
+}
+
+// BenchmarkShutdownMillion ends 1,000,000 open lifetimes with Shutdown,
+// against ending 1,000,000 raw spans; run it with -benchtime=1x. It
+// reports the time of the ending alone and the peak heap while ending.
+func BenchmarkShutdownMillion(b *testing.B) {
+	const n = 1_000_000
+	ctx := context.Background()
+	b.Run("impl=rawspans", func(b *testing.B) {
+		tp := batchProvider(b, sdktrace.AlwaysSample())
+		tracer := tp.Tracer("bench")
+		for b.Loop() {
+			spans := make([]trace.Span, n)
+			for i := range spans {
+				_, spans[i] = tracer.Start(ctx, "db.conn", handStartOpts...)
+			}
+			peak := watchPeak(b)
+			for _, s := range spans {
+				s.SetAttributes(attribute.String("otelguard.outcome", "open_at_shutdown"))
+				s.End()
+			}
+			peak(b)
+			b.StartTimer()
+		}
+	})
+	// The same spans ended with the attributes an open_at_shutdown
+	// lifetime carries: what the contract itself costs the SDK.
+	b.Run("impl=rawspans-sameattrs", func(b *testing.B) {
+		tp := batchProvider(b, sdktrace.AlwaysSample())
+		tracer := tp.Tracer("bench")
+		stack := sampleStack()
+		for b.Loop() {
+			spans := make([]trace.Span, n)
+			for i := range spans {
+				_, spans[i] = tracer.Start(ctx, "db.conn", handStartOpts...)
+			}
+			peak := watchPeak(b)
+			for _, s := range spans {
+				s.SetAttributes(
+					attribute.String("otelguard.outcome", "open_at_shutdown"),
+					attribute.String("otelguard.trigger", "shutdown"),
+					attribute.String("code.stacktrace", stack))
+				s.End()
+			}
+			peak(b)
+			b.StartTimer()
+		}
+	})
+	b.Run("impl=otelguard", func(b *testing.B) {
+		tp := batchProvider(b, sdktrace.AlwaysSample())
+		for b.Loop() {
+			tr := benchTracker(tp)
+			v := benchValue()
+			rs := make([]*otelguard.Resource[*int], n)
+			for i := range rs {
+				rs[i] = otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
+			}
+			peak := watchPeak(b)
+			if err := tr.Shutdown(ctx); err != nil {
+				b.Fatal(err)
+			}
+			peak(b)
+			b.StopTimer()
+			for _, r := range rs {
+				r.Detach()
+			}
+			b.StartTimer()
+		}
+	})
+}
+
+// watchPeak resets the timer and samples the heap until the returned func
+// is called, which stops the timer and reports the peak.
+func watchPeak(b *testing.B) func(*testing.B) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	start := ms.HeapAlloc
+	peak := start
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapAlloc)
+			}
+		}
+	}()
+	b.ResetTimer()
+	return func(b *testing.B) {
+		b.StopTimer()
+		close(done)
+		<-stopped
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(peak-start)/(1<<20), "growth-MiB")
+	}
+}
+
+// sampleStack is a rendered acquire stack of the benchmark's call site.
+func sampleStack() string {
+	tr := benchTracker(noop.NewTracerProvider())
+	g := tr.NewGuard(context.Background(), "g", releaseNop)
+	defer g.Disarm()
+	return tr.Live()[0].Stack()
+}

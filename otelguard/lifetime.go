@@ -208,6 +208,9 @@ func (l *lifetime) finish() {
 	}
 	l.stopTimers()
 	l.t.reg.remove(l)
+	if l.flags&flCancelWatch != 0 {
+		l.t.watches.Add(-1)
+	}
 	if l.m != nil {
 		l.t.meters.recordFinish(l.m)
 	}

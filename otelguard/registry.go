@@ -22,7 +22,8 @@ type registry struct {
 type registryShard struct {
 	mu         sync.Mutex
 	head, tail *lifetime
-	_          [40]byte // keep neighbouring shards off one cache line
+	n          int      // registered lifetimes; guarded by mu
+	_          [32]byte // keep neighbouring shards off one cache line
 }
 
 // add registers l and gives it its sequence number (acquire order).
@@ -38,6 +39,7 @@ func (r *registry) add(l *lifetime) {
 		sh.head = l
 	}
 	sh.tail = l
+	sh.n++
 	l.registered = true
 	sh.mu.Unlock()
 }
@@ -59,15 +61,16 @@ func (r *registry) remove(l *lifetime) {
 		}
 		l.prev, l.next = nil, nil
 		l.registered = false
+		sh.n--
 	}
 	sh.mu.Unlock()
 }
 
-// snapshot returns the registered lifetimes in acquire order (oldest
-// first). Every lifetime registered before the call and not removed
-// before it is included.
-func (r *registry) snapshot() []*lifetime {
-	var out []*lifetime
+// all returns the registered lifetimes in no particular order. Every
+// lifetime registered before the call and not removed before it is
+// included.
+func (r *registry) all() []*lifetime {
+	out := make([]*lifetime, 0, r.count())
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
@@ -76,7 +79,38 @@ func (r *registry) snapshot() []*lifetime {
 		}
 		sh.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b *lifetime) int {
+	return out
+}
+
+// count is about how many lifetimes are registered: a size hint.
+func (r *registry) count() int {
+	n := 0
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		n += sh.n
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// snapshot is all in acquire order (oldest first). It sorts pairs of
+// (sequence, lifetime) so that comparisons do not chase pointers.
+func (r *registry) snapshot() []*lifetime {
+	type entry struct {
+		seq uint64
+		l   *lifetime
+	}
+	es := make([]entry, 0, r.count())
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for l := sh.head; l != nil; l = l.next {
+			es = append(es, entry{l.seq, l})
+		}
+		sh.mu.Unlock()
+	}
+	slices.SortFunc(es, func(a, b entry) int {
 		switch {
 		case a.seq < b.seq:
 			return -1
@@ -85,6 +119,10 @@ func (r *registry) snapshot() []*lifetime {
 		}
 		return 0
 	})
+	out := make([]*lifetime, len(es))
+	for i, e := range es {
+		out[i] = e.l
+	}
 	return out
 }
 

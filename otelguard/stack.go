@@ -19,6 +19,14 @@ type stack struct {
 	hash uint64
 	pcs  []uintptr
 	site atomic.Pointer[[]attribute.KeyValue] // siteAttrs, once computed
+	text atomic.Pointer[stackText]            // the last rendering, shared by every report
+}
+
+// stackText is a rendered stack and the trim list it was rendered with.
+type stackText struct {
+	trim *string // unsafe.SliceData of the trim list; nil for none
+	n    int
+	s    string
 }
 
 // inlineStackDepth frames are captured into a buffer on the goroutine's
@@ -127,11 +135,22 @@ func (s *stack) PCs() []uintptr {
 func (s *stack) String() string { return s.format(nil) }
 
 // format is String with the first matching prefix of trim cut from each
-// file path.
+// file path. The text is cached in the record: a million lifetimes acquired
+// at one site and reported at once share one symbolization and one string.
 func (s *stack) format(trim []string) string {
 	if s == nil || len(s.pcs) == 0 {
 		return ""
 	}
+	key := unsafe.SliceData(trim)
+	if t := s.text.Load(); t != nil && t.trim == key && t.n == len(trim) {
+		return t.s
+	}
+	text := s.render(trim)
+	s.text.Store(&stackText{trim: key, n: len(trim), s: text})
+	return text
+}
+
+func (s *stack) render(trim []string) string {
 	var b strings.Builder
 	frames := runtime.CallersFrames(s.pcs)
 	for {

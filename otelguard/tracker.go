@@ -33,6 +33,8 @@ type Tracker struct {
 
 	meterOnce sync.Once
 	meters    *meters
+
+	watches atomic.Int64 // registered lifetimes with a CloseOnCancel watch
 }
 
 // tracerState is a resolved tracer and what was resolved from.
@@ -213,6 +215,7 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	// everything they read is set above.
 	t.reg.add(l)
 	if cfg.closeOnCancel && ctx.Done() != nil {
+		t.watches.Add(1)
 		l.flags |= flCancelWatch
 		stop := context.AfterFunc(ctx, l.onCancel)
 		l.timers.watch.Store(&stop)
@@ -262,7 +265,7 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	for _, l := range t.reg.snapshot() {
+	for _, l := range t.reg.all() {
 		if l.claimReport() {
 			l.endSpan(OutcomeOpenAtShutdown, TriggerShutdown)
 		}
@@ -275,10 +278,12 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 // context.AfterFunc has not started its goroutine yet, so that cancel()
 // followed by Flush or Shutdown reliably sees the release.
 func (t *Tracker) wait(ctx context.Context) error {
-	for _, l := range t.reg.snapshot() {
-		if l.flags&flCancelWatch != 0 && l.ctx.Err() != nil {
-			if err := l.waitFinished(ctx); !errors.Is(err, ErrClosed) || ctx.Err() != nil {
-				return ctx.Err()
+	if t.watches.Load() > 0 {
+		for _, l := range t.reg.all() {
+			if l.flags&flCancelWatch != 0 && l.ctx.Err() != nil {
+				if err := l.waitFinished(ctx); !errors.Is(err, ErrClosed) || ctx.Err() != nil {
+					return ctx.Err()
+				}
 			}
 		}
 	}
