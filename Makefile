@@ -42,6 +42,22 @@ examples:
 		$(GO) run ./examples/$$ex > /dev/null || exit 1; \
 	done
 
+## bench: the benchmarks beside their baselines, -count 8, compared by benchstat
+BENCHFLAGS ?= -count 8 -benchtime 500ms
+bench:
+	mkdir -p .bench
+	$(ROOT) test -run '^$$' -bench 'Lifecycle|Noop|Unsampled|RawSpan|Metrics|Touch|LeakFound' \
+		-benchmem $(BENCHFLAGS) -timeout 60m ./otelguard/ | tee .bench/bench.txt
+	$(ROOT) test -run '^$$' -bench 'ShutdownMillion' -benchmem -count 3 -benchtime 1x \
+		-timeout 60m ./otelguard/ | tee .bench/shutdown.txt
+	@for f in Lifecycle LifecycleParallel Noop Unsampled; do \
+		echo; echo "== $$f (baseline first)"; \
+		$(BENCHSTAT) -filter ".name:$$f" -col /impl .bench/bench.txt; \
+	done
+	@echo; echo "== Metrics"; $(BENCHSTAT) -filter ".name:Metrics" -col /metrics .bench/bench.txt
+	@echo; echo "== Touch"; $(BENCHSTAT) -filter ".name:Touch" -col /level .bench/bench.txt
+	@echo; echo "== ShutdownMillion"; $(BENCHSTAT) -col /impl .bench/shutdown.txt
+
 ## e2e: end-to-end tests against a Jaeger built from the pinned module
 e2e:
 	@if [ -f e2e/go.mod ]; then cd e2e && $(GO) test -race -count=1 -timeout 30m ./...; else echo "no e2e module"; fi
