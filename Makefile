@@ -46,11 +46,11 @@ examples:
 BENCHFLAGS ?= -count 8 -benchtime 500ms
 bench:
 	mkdir -p .bench
-	$(ROOT) test -run '^$$' -bench 'Lifecycle|Noop|Unsampled|RawSpan|Metrics|Touch|LeakFound' \
+	$(ROOT) test -run '^$$' -bench 'Lifecycle|Guard|Noop|Unsampled|Metrics|Touch|LeakFound' \
 		-benchmem $(BENCHFLAGS) -timeout 60m ./otelguard/ | tee .bench/bench.txt
 	$(ROOT) test -run '^$$' -bench 'ShutdownMillion' -benchmem -count 3 -benchtime 1x \
 		-timeout 60m ./otelguard/ | tee .bench/shutdown.txt
-	@for f in Lifecycle LifecycleParallel Noop Unsampled; do \
+	@for f in Lifecycle LifecycleParallel Guard Noop Unsampled; do \
 		echo; echo "== $$f (baseline first)"; \
 		$(BENCHSTAT) -filter ".name:$$f" -col /impl .bench/bench.txt; \
 	done

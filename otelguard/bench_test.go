@@ -209,6 +209,31 @@ func BenchmarkUnsampled(b *testing.B) {
 	})
 }
 
+// BenchmarkGuard is NewGuard + deferred Run on a recording provider
+// (AlwaysSample, batch, leak detection with stacks), against the raw span
+// Start+End it wraps.
+func BenchmarkGuard(b *testing.B) {
+	ctx := context.Background()
+	b.Run("impl=rawspan", func(b *testing.B) {
+		tracer := batchProvider(b, sdktrace.AlwaysSample()).Tracer("bench")
+		b.ReportAllocs()
+		for b.Loop() {
+			_, s := tracer.Start(ctx, "tx.rollback", handStartOpts...)
+			s.End()
+		}
+	})
+	b.Run("impl=otelguard", func(b *testing.B) {
+		tr := benchTracker(batchProvider(b, sdktrace.AlwaysSample()))
+		b.ReportAllocs()
+		for b.Loop() {
+			func() {
+				g := tr.NewGuard(ctx, "tx.rollback", releaseNop)
+				defer g.Run()
+			}()
+		}
+	})
+}
+
 // BenchmarkRawSpan is a recording span Start+End with AlwaysSample, the
 // floor every recorded lifetime pays.
 func BenchmarkRawSpan(b *testing.B) {
