@@ -297,7 +297,12 @@ func (t *Tracker) wait(ctx context.Context) error {
 // shutdown, then waits like Shutdown for releases on the library's
 // goroutines. Resources and scopes get ctx (detached and bounded by the
 // cleanup timeout if it is done); a Guard gets its own context, as Run
-// would give it. Lifetimes already being released elsewhere are skipped.
+// would give it, bounded by ctx's deadline if it has one. CloseAll returns
+// by ctx's deadline: a release that ignores its context goes on in the
+// background, and what is left when ctx is done is released in order on a
+// goroutine of the library's own (each detached, bounded by the cleanup
+// timeout; their errors go to otel.Handle) while CloseAll returns ctx's
+// error. Lifetimes already being released elsewhere are skipped.
 //
 // It returns every release's error joined with errors.Join, and ctx's
 // error if the wait outlasted it. A release's panic does not propagate: it
@@ -312,6 +317,14 @@ func (t *Tracker) CloseAll(ctx context.Context) error {
 	ls := t.reg.snapshot()
 	var errs []error
 	for i := len(ls) - 1; i >= 0; i-- {
+		if ctx.Err() != nil {
+			// Out of time: release the rest in order on a goroutine of the
+			// library's own (each detached, bounded by the cleanup
+			// timeout), and stop waiting.
+			t.flight.add()
+			go t.closeRest(ctx, ls[:i+1])
+			break
+		}
 		l := ls[i]
 		res, ok := l.closeWith(ctx, TriggerShutdown, false)
 		if !ok {
@@ -327,6 +340,20 @@ func (t *Tracker) CloseAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// closeRest is what CloseAll had no time left for: newest first, each
+// release detached; errors go to otel.Handle, there being no caller left.
+func (t *Tracker) closeRest(ctx context.Context, ls []*lifetime) {
+	defer t.flight.done()
+	for i := len(ls) - 1; i >= 0; i-- {
+		l := ls[i]
+		if res, ok := l.closeWith(ctx, TriggerShutdown, false); ok {
+			if err := reportPanic(l, res); err != nil && res.panic == nil {
+				otel.Handle(err)
+			}
+		}
+	}
+}
+
 // closeWith releases l on behalf of something other than its handle (a
 // Scope, CloseAll). ok is false if another path owns the release.
 func (l *lifetime) closeWith(ctx context.Context, trig Trigger, inline bool) (res relResult, ok bool) {
@@ -336,9 +363,25 @@ func (l *lifetime) closeWith(ctx context.Context, trig Trigger, inline bool) (re
 	}
 	c := releaseCall{l: l, trig: trig, report: report}
 	if l.kind == kGuard && l.flags&flMember == 0 {
-		// A Guard's cleanup gets the guard's own context, on the calling
-		// goroutine, as Run would run it.
-		return c.run(l.ctx, true), true
+		// A Guard's cleanup gets the guard's own context, as Run would
+		// give it; if the closer has a deadline, the cleanup is bounded by
+		// it too, and the closer does not wait past it.
+		if l.ctx.Err() != nil {
+			return c.run(l.ctx, true), true // detached and bounded by run
+		}
+		var cancel context.CancelFunc
+		var gctx context.Context
+		switch d, ok := ctx.Deadline(); {
+		case ctx.Err() != nil: // the closer is out of time: bound it as detached
+			gctx, cancel = context.WithTimeout(context.WithoutCancel(l.ctx), l.t.cleanupTimeout())
+			c.detached = true
+		case ok:
+			gctx, cancel = context.WithDeadline(context.WithoutCancel(l.ctx), d)
+		default:
+			return c.run(l.ctx, true), true
+		}
+		defer cancel()
+		return c.run(gctx, false), true
 	}
 	return c.run(ctx, inline), true
 }

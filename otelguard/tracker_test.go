@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 	"unicode/utf8"
 
 	"github.com/otelguard/otelguard-go/otelguard"
@@ -370,4 +372,44 @@ func TestTrimPaths(t *testing.T) {
 		t.Fatalf("a prefix that matches nothing changed the stack:\n%s", st)
 	}
 	g2.Disarm()
+}
+
+func TestCloseAllIsBoundedByItsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		hung := make(chan struct{})
+		type key struct{}
+		gctx := context.WithValue(context.Background(), key{}, "guard's value")
+		var seen any
+		_ = h.tr.NewGuard(gctx, "stuck.guard", func(ctx context.Context) error {
+			seen = ctx.Value(key{})
+			<-hung
+			return nil
+		})
+		_ = otelguard.Acquire(context.Background(), "stuck.res", 0, func(context.Context, int) error { <-hung; return nil }, otelguard.WithTracker(h.tr))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		err := h.tr.CloseAll(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("CloseAll = %v", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("CloseAll took %v, want its 1s deadline", d)
+		}
+		close(hung)
+		if err := h.tr.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if seen != "guard's value" {
+			t.Errorf("guard cleanup ctx lost the guard's values: %v", seen)
+		}
+		// The resource, newest, timed out at the deadline; the guard was
+		// left for the background, released detached once unblocked.
+		wantEnd(t, h.one(t, "stuck.res"), otelguard.OutcomeTimedOut, otelguard.TriggerShutdown)
+		a := wantEnd(t, h.one(t, "stuck.guard"), otelguard.OutcomeCleaned, otelguard.TriggerShutdown)
+		if !a[otelguard.CleanupDetachedKey].AsBool() {
+			t.Error("guard released after CloseAll's deadline was not detached")
+		}
+	})
 }
