@@ -98,6 +98,28 @@
 // them instead, newest first. Call either before shutting down the
 // TracerProvider.
 //
+// # Bad input
+//
+// Programmer errors that cannot mean anything panic at the call site with
+// a message starting "otelguard: ": a nil cleanup or release function, a
+// nil value given to Track, a nil closer given to Scope.Add, a method
+// called on a nil *Tracker. Everything else gets a safe default:
+//
+//	nil context                      context.Background()
+//	empty name                       otelguard.guard, otelguard.resource, otelguard.scope
+//	name over MaxNameLength bytes    cut at a UTF-8 boundary, ending in "..."
+//	WithTracker(nil)                 ignored: Default()
+//	WithCleanupTimeout(d <= 0)       DefaultCleanupTimeout
+//	WithStackDepth(n < 0)            DefaultStackDepth; above MaxStackDepth: clamped
+//	WithHoldThreshold(d <= 0)        no threshold for that lifetime
+//	WithDefaultHoldThreshold(d <= 0) no threshold
+//	unknown LeakDetection            LeakDetectionStacks
+//	nil Option, nil provider         ignored
+//
+// A nil *Guard is inert. Attributes given with WithAttributes are subject
+// to the TracerProvider's span limits; a rendered stack is bounded in
+// frames (MaxStackDepth) and bytes (16 KiB).
+//
 // # Cost
 //
 // Nothing on the acquire or release path waits on an exporter or takes a
