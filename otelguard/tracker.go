@@ -449,6 +449,16 @@ func (l LiveLifetime) Stack() string { return l.stack.format(l.trim) }
 // (the acquiring function) first, as runtime.Callers returns them.
 func (l LiveLifetime) PCs() []uintptr { return l.stack.PCs() }
 
+// AppendPCs appends the acquire stack's program counters, innermost first,
+// to dst and returns the extended slice; it allocates only if dst is
+// short.
+func (l LiveLifetime) AppendPCs(dst []uintptr) []uintptr {
+	if l.stack == nil {
+		return dst
+	}
+	return append(dst, l.stack.pcs...)
+}
+
 // Live returns the lifetimes that are open now, in acquire order: every
 // lifetime acquired before the call and not ended before it. A lifetime
 // whose release is running, or that outlived its deadline and runs on, is
