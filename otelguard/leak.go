@@ -23,6 +23,9 @@ const leakRecordsKept = 256
 // LeakRecord describes a lifetime found leaked: its handle became
 // unreachable before anything ended it.
 type LeakRecord struct {
+	// ID identifies the lifetime within its Tracker: its acquire order, as
+	// LiveLifetime.ID while it was open.
+	ID         uint64
 	Name       string
 	Kind       Kind
 	AcquiredAt time.Time
@@ -101,6 +104,12 @@ func (l *lifetime) leakClaim() (report, claimed bool) {
 
 // reportLeak ends a lifetime whose handle was found unreachable.
 func (l *lifetime) reportLeak() {
+	if l.flags&flCancelWatch != 0 && l.ctx.Err() != nil {
+		// The acquire context is done, so CloseOnCancel's release has run
+		// or is on its way (context.AfterFunc runs it unless a claim
+		// stopped the watch): the handle was let go, not leaked.
+		return
+	}
 	if l.kind == kScope {
 		l.rel.(*scopeState).leaked()
 	}
@@ -119,15 +128,15 @@ func (l *lifetime) reportLeak() {
 			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true}
 			res := c.run(ctx, false)
 			reportPanic(l, res)
+			if report {
+				l.t.recordLeak(l, true)
+			}
 		}()
-		if report {
-			l.t.recordLeak(l, true)
-		}
 		return
 	}
 	if report {
-		l.t.recordLeak(l, false)
 		l.endSpan(OutcomeLeaked, TriggerGC)
+		l.t.recordLeak(l, false) // after the span ended: Leaks lists ended spans only
 	}
 	if claimed {
 		l.finish()
@@ -137,6 +146,7 @@ func (l *lifetime) reportLeak() {
 func (t *Tracker) recordLeak(l *lifetime, released bool) {
 	t.leaks.total.Add(1)
 	r := LeakRecord{
+		ID:         l.seq,
 		Name:       l.name,
 		Kind:       kindNames[l.kind],
 		AcquiredAt: l.acquireTime(),
@@ -155,8 +165,10 @@ func (t *Tracker) recordLeak(l *lifetime, released bool) {
 }
 
 // Leaks returns the most recent leaks found (at most 256, oldest first).
-// A leaked lifetime has left Live by the time it is reported; LeakCount
-// says how many were found in all. Safe for concurrent use; the result is
+// A leak is listed once its span has ended (with ReleaseOnLeak, once its
+// release has returned). A leaked lifetime has left Live by then, unless
+// CloseOnCancel still waits to release it; LeakCount says how many were
+// found in all. Safe for concurrent use; the result is
 // a copy.
 func (t *Tracker) Leaks() []LeakRecord {
 	mustTracker(t, "Leaks")

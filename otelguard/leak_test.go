@@ -274,3 +274,48 @@ func TestLeaksAreBounded(t *testing.T) {
 		t.Fatalf("Leaks kept %d, want the most recent 256", got)
 	}
 }
+
+//go:noinline
+func dropAfterCancel(tr *otelguard.Tracker, released *atomic.Int32) {
+	ctx, cancel := context.WithCancel(context.Background())
+	otelguard.Acquire(ctx, "let.go", 0, func(context.Context, int) error { released.Add(1); return nil },
+		otelguard.WithTracker(tr), otelguard.CloseOnCancel())
+	cancel() // the context owns the release now; the handle may go
+}
+
+func TestDroppingAHandleAfterCancelIsNotALeak(t *testing.T) {
+	h := newHarness(t)
+	var released atomic.Int32
+	const n = 200
+	for range n {
+		dropAfterCancel(h.tr, &released)
+	}
+	for range 5 {
+		runtime.GC()
+	}
+	if err := h.tr.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.tr.LeakCount(); got != 0 {
+		t.Fatalf("%d false leaks for handles dropped after their context was cancelled", got)
+	}
+	if released.Load() != n {
+		t.Fatalf("released %d of %d", released.Load(), n)
+	}
+	if got := len(h.ended("let.go")); got != n {
+		t.Fatalf("%d spans", got)
+	}
+	for _, s := range h.ended("let.go") {
+		wantEnd(t, s, otelguard.OutcomeCleaned, otelguard.TriggerCancel)
+	}
+}
+
+func TestLeakRecordIDMatchesLive(t *testing.T) {
+	h := newHarness(t)
+	leakResource(h.tr)
+	id := h.tr.Live()[0].ID
+	collectLeaks(t, h.tr, 1)
+	if got := h.tr.Leaks()[0].ID; got != id || id == 0 {
+		t.Fatalf("leak ID %d, live ID %d", got, id)
+	}
+}

@@ -423,6 +423,9 @@ func monotonicNow() int64 { return int64(time.Since(clockEpoch)) }
 
 // LiveLifetime describes a lifetime that is still open.
 type LiveLifetime struct {
+	// ID identifies the lifetime within its Tracker: its acquire order.
+	// LeakRecord.ID is the same if the lifetime is found leaked.
+	ID         uint64
 	Name       string
 	Kind       Kind
 	AcquiredAt time.Time
@@ -474,6 +477,7 @@ func (t *Tracker) Live() []LiveLifetime {
 	for _, l := range ls {
 		st := l.state.Load()
 		out = append(out, LiveLifetime{
+			ID:         l.seq,
 			Name:       l.name,
 			Kind:       kindNames[l.kind],
 			AcquiredAt: l.acquireTime(),
