@@ -1,0 +1,40 @@
+// Package otelguardtest fails a test that leaves an otelguard lifetime
+// leaked or open, as go.uber.org/goleak does for goroutines, and records a
+// test's lifetimes for assertions.
+//
+// A test that makes its own Tracker with NewTracker is checked when it
+// ends, and sees only its own lifetimes, so tests that run in parallel are
+// told apart (goleak cannot tell which parallel test leaked a goroutine):
+//
+//	func TestHandler(t *testing.T) {
+//		t.Parallel()
+//		rec := otelguardtest.NewTracker(t)
+//		h := newHandler(rec.Tracker)
+//		h.serve(ctx)
+//		for _, l := range rec.Lifetimes() {
+//			...
+//		}
+//	} // the test fails here if h leaked or left open any lifetime
+//
+// Code that uses otelguard.Default() (the package-level functions without
+// WithTracker) is checked once all the tests of a package have passed:
+//
+//	func TestMain(m *testing.M) {
+//		otelguardtest.VerifyTestMain(m)
+//	}
+//
+// Find is the check itself, returning an error; VerifyNone reports that
+// error through a TestingT. A lifetime is unreleased if leak detection found
+// its handle dropped without Close, Run or Disarm (leaked_without_close),
+// or if it is still open when the check runs. The report names each one,
+// with its state and the stack that acquired it.
+//
+// Leak detection relies on the garbage collector, so Find forces
+// collections and retries for a bounded time, as goleak does. A lifetime
+// whose handle is still reachable when the check runs is reported as
+// open: end every lifetime before the test returns, including those
+// released on the library's goroutines (CloseAsync, CloseOnCancel).
+//
+// Helpers take a TestingT (Error, Errorf, Cleanup; Helper when present),
+// which *testing.T and *testing.B satisfy and which a fake can implement.
+package otelguardtest
