@@ -4,8 +4,8 @@
 //
 //	go run ./examples/quickstart
 //
-// With no tracing backend configured, spans are kept in memory and printed
-// as a table. The standard OpenTelemetry variables send them to any OTLP
+// With no tracing backend configured, spans are kept in memory (the
+// exporters/memory exporter) and printed as a table. The standard OpenTelemetry variables send them to any OTLP
 // backend as well, through go.opentelemetry.io/contrib/exporters/autoexport:
 //
 //	OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
@@ -19,17 +19,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
-	"strings"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
+	"github.com/otelguard/otelguard-go/exporters/memory"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 )
 
@@ -41,7 +41,7 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	mem := tracetest.NewInMemoryExporter()
+	mem := memory.New() // typed reads of guard spans; keeps them past Shutdown
 	tp, err := newTracerProvider(ctx, mem)
 	if err != nil {
 		return err
@@ -65,11 +65,10 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := tracker.Shutdown(ctx); err != nil {
 		return err
 	}
-	spans := mem.GetSpans()
 	if err := tp.Shutdown(ctx); err != nil {
 		return err
 	}
-	printTable(out, spans)
+	printTable(out, mem.Lifetimes())
 	return nil
 }
 
@@ -171,44 +170,21 @@ func leakReportBuffer(ctx context.Context, tracker *otelguard.Tracker) {
 	_ = buf.Value()
 }
 
-func printTable(out io.Writer, spans tracetest.SpanStubs) {
+func printTable(out io.Writer, lifetimes []memory.Lifetime) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\nNAME\tKIND\tOUTCOME\tTRIGGER\tCLEANUP\tACQUIRED AT")
-	for _, s := range spans {
-		a := map[attribute.Key]attribute.Value{}
-		for _, kv := range s.Attributes {
-			a[kv.Key] = kv.Value
-		}
-		if _, ok := a[otelguard.KindKey]; !ok {
-			continue // not a lifetime
-		}
+	for _, l := range lifetimes {
 		cleanup := "-"
-		if v, ok := a[otelguard.CleanupDurationKey]; ok {
-			cleanup = time.Duration(v.AsFloat64() * float64(time.Millisecond)).Round(time.Microsecond).String()
+		if d := l.CleanupDuration; d >= time.Microsecond {
+			cleanup = d.Round(time.Microsecond).String()
+		} else if d > 0 {
+			cleanup = d.String()
 		}
 		site := "-"
-		if st := a[otelguard.StacktraceKey].AsString(); st != "" {
-			site = acquireSite(st)
+		if f, ok := l.AcquireSite(); ok && l.AcquireStack != "" {
+			site = f.Function + " " + filepath.Base(f.File) + ":" + strconv.Itoa(f.Line)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, a[otelguard.KindKey].AsString(),
-			a[otelguard.OutcomeKey].AsString(), a[otelguard.TriggerKey].AsString(), cleanup, site)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, l.Kind, l.Outcome, l.Trigger, cleanup, site)
 	}
 	w.Flush()
-}
-
-// acquireSite is the first frame of a stack: "function file:line".
-func acquireSite(stack string) string {
-	lines := strings.SplitN(stack, "\n", 3)
-	if len(lines) < 2 {
-		return stack
-	}
-	fn := strings.TrimSuffix(lines[0], "(...)")
-	loc := strings.TrimSpace(lines[1])
-	if i := strings.LastIndex(loc, " +0x"); i >= 0 {
-		loc = loc[:i]
-	}
-	if i := strings.LastIndex(loc, "/"); i >= 0 {
-		loc = loc[i+1:]
-	}
-	return fn + " " + loc
 }
