@@ -125,17 +125,12 @@ type unreleased struct {
 
 func (o *opts) report(tr *otelguard.Tracker, live []otelguard.LiveLifetime, leaks []otelguard.LeakRecord, flushErr error) error {
 	var found []unreleased
-	type id struct {
-		name string
-		kind otelguard.Kind
-		at   int64
-	}
-	leaked := make(map[id]bool, len(leaks))
+	leaked := make(map[uint64]bool, len(leaks))
 	for _, l := range leaks {
 		if o.ignored(l.Name, l.AcquiredAt) {
 			continue
 		}
-		leaked[id{l.Name, l.Kind, l.AcquiredAt.UnixNano()}] = true
+		leaked[l.ID] = true
 		state := string(otelguard.OutcomeLeaked)
 		if l.Released {
 			state += " (released by ReleaseOnLeak)"
@@ -145,7 +140,7 @@ func (o *opts) report(tr *otelguard.Tracker, live []otelguard.LiveLifetime, leak
 	for _, l := range live {
 		// A lifetime that leaks while it waits for CloseOnCancel is
 		// reported from Leaks; one that leaked after Live was read, too.
-		if l.Leaked || o.ignored(l.Name, l.AcquiredAt) || leaked[id{l.Name, l.Kind, l.AcquiredAt.UnixNano()}] {
+		if l.Leaked || o.ignored(l.Name, l.AcquiredAt) || leaked[l.ID] {
 			continue
 		}
 		state := "open"
