@@ -58,6 +58,14 @@ bench:
 	@echo; echo "== Touch"; $(BENCHSTAT) -filter ".name:Touch" -col /level .bench/bench.txt
 	@echo; echo "== ShutdownMillion"; $(BENCHSTAT) -col /impl .bench/shutdown.txt
 
+## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686)
+jaeger:
+	e2e/scripts/jaeger.sh
+
+## screenshot: docs/jaeger-leak.png, taken by headless Chromium from a real Jaeger
+screenshot:
+	e2e/scripts/screenshot.sh
+
 ## e2e: end-to-end tests against a Jaeger built from the pinned module
 e2e:
 	@if [ -f e2e/go.mod ]; then cd e2e && $(GO) test -race -count=1 -timeout 30m ./...; else echo "no e2e module"; fi

@@ -131,9 +131,10 @@ func exercise(ctx context.Context, tracker *otelguard.Tracker) {
 
 	// cancel: a job's lease released for it when the job is cancelled.
 	jobCtx, stopJob := context.WithCancel(ctx)
-	otelguard.Acquire(jobCtx, "job.lease", "lease-42", func(context.Context, string) error { return nil },
+	lease := otelguard.Acquire(jobCtx, "job.lease", "lease-42", func(context.Context, string) error { return nil },
 		with, otelguard.CloseOnCancel())
 	stopJob()
+	runtime.KeepAlive(lease) // the job held its lease until it was cancelled
 
 	// scope: a request's cleanups, released newest first.
 	scope := tracker.NewScope(ctx, "request")

@@ -1,0 +1,15 @@
+// Package e2e holds otelguard's end-to-end tests: the examples, built from
+// this repository, export their spans over OTLP/HTTP to a real Jaeger, and
+// the tests ask Jaeger's query API what it received.
+//
+// This is a module of its own so that Jaeger, pinned by the tool directive
+// in go.mod, never reaches the library's dependency graph. The tests build
+// Jaeger themselves (the first build takes minutes; later ones are cached)
+// and start it on free ports of 127.0.0.1 with jaeger.yaml:
+//
+//	cd e2e && go test -race -count=1 -timeout 30m ./...
+//
+// -short skips them. The binary is kept in $OTELGUARD_E2E_CACHE, or in
+// otelguard-e2e under the user's cache directory; scripts/jaeger.sh runs the
+// same binary on the standard ports for a look at the examples' spans.
+package e2e

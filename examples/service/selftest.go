@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+)
+
+// stories are the requests the selftest sends, n times each; /poll is sent
+// and then cancelled.
+var stories = []string{"/query", "/report", "/transfer", "/transfer?fail=1", "/leak"}
+
+// runSelftest sends n requests of each story to the service at base, over
+// loopback, then has the garbage collector find the connections that
+// /leak dropped.
+func runSelftest(ctx context.Context, base string, n int, tracker *otelguard.Tracker, out io.Writer) error {
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+
+	leaks := tracker.LeakCount()
+	for range n {
+		for _, path := range stories {
+			if err := get(ctx, client, base+path); err != nil {
+				return err
+			}
+		}
+		if err := getAndCancel(ctx, client, base+"/poll"); err != nil {
+			return err
+		}
+	}
+	found, err := collectLeaks(ctx, tracker, leaks+int64(n))
+	fmt.Fprintf(out, "selftest: %d requests of each of %d stories; %d leaks found\n", n, len(stories)+1, found-leaks)
+	return err
+}
+
+func get(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// getAndCancel is a client that gives up: it cancels its request once the
+// handler has answered that it is waiting. Cancelling closes the
+// connection, which cancels the request's context on the server.
+func getAndCancel(ctx context.Context, client *http.Client, url string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	cancel()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// collectLeaks runs the garbage collector until the tracker has found want
+// leaks in all, or gives up after a bounded number of tries. A collection
+// queues the dropped handles' cleanups; the runtime runs them, and the
+// tracker reports them, on goroutines of their own: Flush waits for the
+// reports already queued.
+func collectLeaks(ctx context.Context, tracker *otelguard.Tracker, want int64) (int64, error) {
+	for i := range 50 {
+		runtime.GC()
+		if err := tracker.Flush(ctx); err != nil {
+			return tracker.LeakCount(), err
+		}
+		if got := tracker.LeakCount(); got >= want {
+			return got, nil
+		}
+		time.Sleep(time.Duration(i+1) * time.Millisecond)
+	}
+	got := tracker.LeakCount()
+	return got, fmt.Errorf("selftest: the garbage collector found %d of the %d leaked connections", got, want)
+}
