@@ -261,8 +261,8 @@ func ExampleScope_Disarm() {
 	printLifetimes(rec)
 	// Output:
 	// caller got conn 4
-	// build: disarmed (disarm)
 	// conn: disarmed (disarm)
+	// build: disarmed (disarm)
 }
 
 func ExampleTracker_Shutdown() {

@@ -110,12 +110,14 @@ func (l *lifetime) reportLeak() {
 		// stopped the watch): the handle was let go, not leaked.
 		return
 	}
-	if l.kind == kScope {
-		l.rel.(*scopeState).leaked()
-	}
 	report, claimed := l.leakClaim()
 	if !report && !claimed {
 		return
+	}
+	if l.kind == kScope && claimed && l.flags&flReleaseOnLeak == 0 {
+		// The scope's release is ours and will not run: its members leak
+		// with it.
+		l.rel.(*scopeState).leaked()
 	}
 	if claimed && l.flags&flReleaseOnLeak != 0 {
 		// Run the release on a goroutine of its own, detached and bounded,
@@ -125,7 +127,7 @@ func (l *lifetime) reportLeak() {
 			defer l.t.flight.done()
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.acquireCtx()), l.t.cleanupTimeout())
 			defer cancel()
-			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true}
+			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true, flights: 1}
 			res := c.run(ctx, false)
 			reportPanic(l, res)
 			if report {
@@ -134,12 +136,12 @@ func (l *lifetime) reportLeak() {
 		}()
 		return
 	}
+	if claimed {
+		defer l.finish()
+	}
 	if report {
 		l.endSpan(OutcomeLeaked, TriggerGC)
 		l.t.recordLeak(l, false) // after the span ended: Leaks lists ended spans only
-	}
-	if claimed {
-		l.finish()
 	}
 }
 

@@ -118,7 +118,49 @@ type lifetime struct {
 // allocates nothing.
 type spanCtx struct {
 	context.Context
-	l *lifetime
+	l       *lifetime
+	flights int64 // slots of l.t's inflight that this release's goroutines hold
+}
+
+// releasingKey is the context key under which a release's context answers
+// the lifetime being released: how Close, Flush, Shutdown and CloseAll
+// called from inside a release know not to wait for themselves.
+type releasingKey struct{}
+
+// releasing returns the innermost lifetime whose release ctx runs in,
+// and the context that release was given.
+func releasing(ctx context.Context) *spanCtx {
+	if ctx == nil {
+		return nil
+	}
+	l, _ := ctx.Value(releasingKey{}).(*lifetime)
+	if l == nil {
+		return nil
+	}
+	return &l.relCtx
+}
+
+// reentrant reports whether ctx is (derived from) the context of l's own
+// release: a Close of l from inside its release.
+func (l *lifetime) reentrant(ctx context.Context) bool {
+	for rc := releasing(ctx); rc != nil; rc = releasing(rc.Context) {
+		if rc.l == l {
+			return true
+		}
+	}
+	return false
+}
+
+// heldFlights counts the inflight slots of t held by the releases ctx runs
+// in: what a wait from inside them must not wait for.
+func (t *Tracker) heldFlights(ctx context.Context) int64 {
+	var n int64
+	for rc := releasing(ctx); rc != nil; rc = releasing(rc.Context) {
+		if rc.l.t == t {
+			n += rc.flights
+		}
+	}
+	return n
 }
 
 // spanKeyProbe answers, for any key, whether it is the key under which
@@ -130,8 +172,13 @@ var (
 )
 
 func (c *spanCtx) Value(key any) any {
-	if v, ok := spanKeyProbe.Value(key).(*struct{ trace.Span }); ok && v == probeSpan {
-		return c.l.span
+	if _, ok := key.(releasingKey); ok {
+		return c.l
+	}
+	if c.l.span != nil {
+		if v, ok := spanKeyProbe.Value(key).(*struct{ trace.Span }); ok && v == probeSpan {
+			return c.l.span
+		}
 	}
 	return c.Context.Value(key)
 }
@@ -222,7 +269,9 @@ func (l *lifetime) finished() bool { return l.waiters.Load() == finishedSentinel
 // waitFinished is what a Close that lost the claim does: it waits for an
 // in-flight release, bounded by ctx, and returns ErrClosed.
 func (l *lifetime) waitFinished(ctx context.Context) error {
-	if l.finished() {
+	if l.finished() || l.reentrant(ctx) {
+		// Finished, or called from inside the release in flight, which
+		// would be waiting for itself.
 		return ErrClosed
 	}
 	var ch chan struct{}
@@ -268,10 +317,15 @@ func (l *lifetime) disarmAs(extra uint32) bool {
 			break
 		}
 	}
+	defer l.finish() // even if ending the span panics
+	if l.kind == kScope {
+		// A scope disarmed releases nothing: its members end disarmed
+		// too, nested scopes' included, and it takes no more.
+		l.rel.(*scopeState).disarmMembers()
+	}
 	if report {
 		l.endSpan(OutcomeDisarmed, TriggerDisarm)
 	}
-	l.finish()
 	return true
 }
 
@@ -294,12 +348,22 @@ type relResult struct {
 	timedOut bool // the caller stopped waiting at the deadline
 }
 
+// withGoexitErr gives a release that called runtime.Goexit on a worker
+// goroutine an error, so that its caller does not see success.
+func (r relResult) withGoexitErr(l *lifetime) relResult {
+	if r.goexit && r.err == nil {
+		r.err = errGoexit(l)
+	}
+	return r
+}
+
 // releaseCall is one run of a release: who asked, and what to record.
 type releaseCall struct {
 	l        *lifetime
 	trig     Trigger
-	report   bool // this call ends the span
-	leak     bool // ReleaseOnLeak: the outcome is leaked_without_close whatever the release did
+	report   bool  // this call ends the span
+	leak     bool  // ReleaseOnLeak: the outcome is leaked_without_close whatever the release did
+	flights  int64 // inflight slots the calling goroutine holds (it runs on a library goroutine)
 	detached bool
 	timed    bool
 	start    time.Time
@@ -330,11 +394,17 @@ func (c *releaseCall) run(ctx context.Context, inline bool) relResult {
 		defer cancel()
 		c.detached = true
 	}
-	if l.flags&flRecording != 0 {
-		// The release's own spans belong under the lifetime's span.
-		l.relCtx = spanCtx{Context: ctx, l: l}
-		ctx = &l.relCtx
+	// The release's context carries the lifetime: its own spans nest under
+	// the lifetime's span, and the tracker can tell a call made from inside
+	// the release (see releasing).
+	flights := c.flights
+	if !inline {
+		if _, ok := ctx.Deadline(); ok {
+			flights++ // the worker's slot
+		}
 	}
+	l.relCtx = spanCtx{Context: ctx, l: l, flights: flights}
+	ctx = &l.relCtx
 	c.ctx = ctx
 	c.timed = l.flags&flRecording != 0 || l.m != nil
 	if c.timed {
@@ -379,14 +449,14 @@ func (c0 *releaseCall) runWorker(ctx context.Context) relResult {
 	select {
 	case res := <-c.result:
 		c.complete(&res)
-		return res
+		return res.withGoexitErr(c.l)
 	case <-ctx.Done():
 	}
 	if !c.handoff.CompareAndSwap(0, 2) {
 		// The release finished as the deadline came; take its result.
 		res := <-c.result
 		c.complete(&res)
-		return res
+		return res.withGoexitErr(c.l)
 	}
 	res := relResult{timedOut: true, err: fmt.Errorf("otelguard: release of %q abandoned at its deadline: %w", c.l.name, ctx.Err())}
 	c.endReport(&res) // the straggler finishes the lifetime when it returns
@@ -420,9 +490,12 @@ func (c *releaseCall) work(ctx context.Context) {
 }
 
 // complete ends the span (if this call owns it) and finishes the lifetime.
+// The lifetime is finished even if ending the span panics (a synchronous
+// span processor that panics): its release has returned, and waiters must
+// not wait for it forever.
 func (c *releaseCall) complete(res *relResult) {
+	defer c.l.finish()
 	c.endReport(res)
-	c.l.finish()
 }
 
 func (c *releaseCall) endReport(res *relResult) {

@@ -285,7 +285,9 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 		case opReleaseOnLeak:
 			c.releaseOnLeak = true
 		case opAttributes:
-			c.attrs = append(c.attrs, o.attrs...)
+			if room := MaxAttributes - len(c.attrs); room > 0 {
+				c.attrs = append(c.attrs, o.attrs[:min(room, len(o.attrs))]...)
+			}
 		case opHold:
 			c.hold = o.d
 		}
@@ -330,9 +332,17 @@ func WithHoldThreshold(d time.Duration) AcquireOption {
 	return AcquireOption{op: opHold, d: d}
 }
 
-// WithAttributes adds attributes to the lifetime's span when it starts.
-// Keep values free of secrets and of the guarded value itself: otelguard
-// never renders a value into an attribute.
+// MaxAttributes bounds the attributes WithAttributes adds to one lifetime:
+// the first MaxAttributes are kept. It leaves room, under the SDK's default
+// span limit of 128 attributes, for the ones otelguard sets when the
+// lifetime ends (outcome, trigger, durations, stack), which a full span
+// would drop.
+const MaxAttributes = 64
+
+// WithAttributes adds attributes to the lifetime's span when it starts; at
+// most MaxAttributes of them, in all, per lifetime. Keep values free of
+// secrets and of the guarded value itself: otelguard never renders a value
+// into an attribute.
 func WithAttributes(kv ...attribute.KeyValue) AcquireOption {
 	return AcquireOption{op: opAttributes, attrs: kv}
 }

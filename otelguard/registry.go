@@ -128,44 +128,52 @@ func (r *registry) snapshot() []*lifetime {
 
 // inflight counts work running on goroutines of the library's own (async
 // releases, stragglers that outlived their deadline, leak reports) so that
-// Shutdown can wait for it. The counter is an atomic; the mutex is taken
-// only when the count reaches zero or somebody waits.
+// Shutdown, CloseAll and Flush can wait for it. The count is an atomic; the
+// mutex is taken only when the count falls to a level somebody waits for.
+//
+// A wait names a threshold: the number of slots its own goroutine chain
+// holds (a release that calls Flush waits for everything but itself).
 type inflight struct {
 	n    atomic.Int64
+	mark atomic.Int64 // done wakes waiters once n is at or below mark
 	mu   sync.Mutex
-	zero chan struct{} // closed when n reaches zero; nil when nobody waits
+	wake chan struct{} // closed to wake waiters; nil when nobody waits
 }
 
 func (f *inflight) add() { f.n.Add(1) }
 
 func (f *inflight) done() {
-	if f.n.Add(-1) == 0 {
+	if f.n.Add(-1) <= f.mark.Load() {
 		f.mu.Lock()
-		if f.zero != nil && f.n.Load() == 0 {
-			close(f.zero)
-			f.zero = nil
+		if f.wake != nil {
+			close(f.wake)
+			f.wake = nil
 		}
 		f.mu.Unlock()
 	}
 }
 
-// wait blocks until the count is zero or done is closed. It reports
-// whether the count reached zero.
-func (f *inflight) wait(done <-chan struct{}) bool {
-	f.mu.Lock()
-	if f.n.Load() == 0 {
+// wait blocks until the count is at most threshold or done is closed. It
+// reports whether the count got there.
+func (f *inflight) wait(done <-chan struct{}, threshold int64) bool {
+	for {
+		f.mu.Lock()
+		if threshold > f.mark.Load() {
+			f.mark.Store(threshold)
+		}
+		if f.n.Load() <= threshold {
+			f.mu.Unlock()
+			return true
+		}
+		if f.wake == nil {
+			f.wake = make(chan struct{})
+		}
+		w := f.wake
 		f.mu.Unlock()
-		return true
-	}
-	if f.zero == nil {
-		f.zero = make(chan struct{})
-	}
-	z := f.zero
-	f.mu.Unlock()
-	select {
-	case <-z:
-		return true
-	case <-done:
-		return f.n.Load() == 0
+		select {
+		case <-w:
+		case <-done:
+			return f.n.Load() <= threshold
+		}
 	}
 }

@@ -157,7 +157,7 @@ func (r *Resource[T]) CloseAsync(ctx context.Context) <-chan error {
 				ch <- errGoexit(l)
 			}
 		}()
-		c := releaseCall{l: l, trig: TriggerClose, report: report}
+		c := releaseCall{l: l, trig: TriggerClose, report: report, flights: 1}
 		res := c.run(ctx, false)
 		err := reportPanic(l, res)
 		if res.goexit {

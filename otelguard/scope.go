@@ -3,9 +3,12 @@ package otelguard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -30,7 +33,11 @@ type Closer interface {
 type member interface {
 	memberLifetime() *lifetime
 	stopLeakWatch()
+	isNil() bool
 }
+
+func (r *Resource[T]) isNil() bool { return r == nil || r.s == nil }
+func (s *Scope) isNil() bool       { return s == nil || s.s == nil }
 
 func (r *Resource[T]) memberLifetime() *lifetime { return &r.s.lifetime }
 func (s *Scope) memberLifetime() *lifetime       { return &s.s.lifetime }
@@ -96,7 +103,7 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 		return
 	}
 	st.misuse(misuseAddAfterClose, 1)
-	res, _ := m.closeWith(st.ctx, TriggerScope, true)
+	res, _ := m.closeWith(st.ctx, TriggerScope, true, 0)
 	reportPanic(m, res)
 }
 
@@ -104,7 +111,8 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 // (newest first), with the scope's ctx. For an otelguard *Resource or
 // *Scope the member ends with trigger scope. It panics if c is nil. On a
 // scope that has already ended, c is closed at once with
-// context.Background() and the call is recorded as misuse.
+// context.Background(), an error or panic from it goes to otel.Handle, and
+// the call is recorded as misuse.
 func (s *Scope) Add(c Closer) {
 	if c == nil {
 		panic("otelguard: Scope.Add: nil closer")
@@ -112,13 +120,23 @@ func (s *Scope) Add(c Closer) {
 	st := s.s
 	e := scopeEntry{c: c}
 	if m, ok := c.(member); ok {
+		if m.isNil() {
+			panic(fmt.Sprintf("otelguard: Scope.Add: nil %T", c))
+		}
 		e.l = m.memberLifetime()
 	}
 	if st.push(e) {
 		return
 	}
 	st.misuse(misuseAddAfterClose, 1)
-	closeEntry(context.Background(), e)
+	// Add returns nothing: what closing at once gives goes to otel.Handle.
+	p, err := closeEntry(context.Background(), e)
+	switch {
+	case p != nil:
+		otel.Handle(err) // a *PanicError
+	case err != nil && !errors.Is(err, ErrClosed):
+		otel.Handle(fmt.Errorf("otelguard: closing a closer added to ended scope %q: %w", st.name, err))
+	}
 }
 
 // spanContext is the scope's acquire context with the scope's span, the
@@ -178,7 +196,7 @@ func (st *scopeState) release(ctx context.Context) error {
 // close.
 func closeEntry(ctx context.Context, e scopeEntry) (p *panicked, err error) {
 	if e.l != nil {
-		res, ok := e.l.closeWith(ctx, TriggerScope, true)
+		res, ok := e.l.closeWith(ctx, TriggerScope, true, 0)
 		if !ok {
 			return nil, nil // ended elsewhere
 		}
@@ -192,8 +210,8 @@ func closeEntry(ctx context.Context, e scopeEntry) (p *panicked, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			p = &panicked{value: r}
-			err = &PanicError{Name: "closer", Value: r}
+			p = &panicked{value: r, stack: debug.Stack()}
+			err = &PanicError{Name: "closer", Value: r, Stack: p.stack}
 		}
 	}()
 	return nil, e.c.Close(ctx)
@@ -226,7 +244,8 @@ func (s *Scope) Close(ctx context.Context) error {
 }
 
 // Disarm ends the scope without releasing anything: otelguard members end
-// disarmed (trigger disarm), foreign closers are dropped. The caller takes
+// disarmed (trigger disarm), nested scopes' members too, and foreign
+// closers are dropped. The caller takes
 // over whatever the members held (Python's ExitStack.pop_all). It does
 // nothing on a scope that has already ended.
 func (s *Scope) Disarm() {
@@ -236,7 +255,12 @@ func (s *Scope) Disarm() {
 	}
 	s.cleanup.Stop()
 	runtime.KeepAlive(s)
-	for _, e := range s.s.take() {
+}
+
+// disarmMembers ends every otelguard member disarmed (a nested scope's
+// members with it) and drops foreign closers; the scope takes no more.
+func (st *scopeState) disarmMembers() {
+	for _, e := range st.take() {
 		if e.l != nil && e.l.disarm() {
 			if m, isMember := e.c.(member); isMember {
 				m.stopLeakWatch()
@@ -251,9 +275,6 @@ func (s *Scope) Disarm() {
 // detection can see them. With ReleaseOnLeak, the scope's release closes
 // them all.
 func (st *scopeState) leaked() {
-	if st.flags&flReleaseOnLeak != 0 || st.flags&flCancelWatch != 0 {
-		return
-	}
 	for _, e := range st.take() {
 		if e.l != nil && e.l.flags&flMember != 0 {
 			e.l.reportLeak()

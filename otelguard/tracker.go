@@ -211,12 +211,17 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	if hold > 0 {
 		l.timers.hold = time.AfterFunc(hold, l.onHoldExceeded)
 	}
-	// Registration publishes the lifetime to Shutdown, CloseAll and Live:
-	// everything they read is set above.
-	t.reg.add(l)
-	if cfg.closeOnCancel && ctx.Done() != nil {
-		t.watches.Add(1)
+	watch := cfg.closeOnCancel && ctx.Done() != nil
+	if watch {
 		l.flags |= flCancelWatch
+		t.watches.Add(1)
+	}
+	// Registration publishes the lifetime to Shutdown, CloseAll and Live:
+	// everything they read is set above. The watch is armed after it, so
+	// that a context already done cannot release (and unregister) the
+	// lifetime before it is registered.
+	t.reg.add(l)
+	if watch {
 		stop := context.AfterFunc(ctx, l.onCancel)
 		l.timers.watch.Store(&stop)
 	}
@@ -231,7 +236,7 @@ func (l *lifetime) onCancel() {
 	}
 	l.t.flight.add()
 	defer l.t.flight.done()
-	c := releaseCall{l: l, trig: TriggerCancel, report: report}
+	c := releaseCall{l: l, trig: TriggerCancel, report: report, flights: 1}
 	res := c.run(l.acquireCtx(), false)
 	reportPanic(l, res)
 }
@@ -278,6 +283,7 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 // context.AfterFunc has not started its goroutine yet, so that cancel()
 // followed by Flush or Shutdown reliably sees the release.
 func (t *Tracker) wait(ctx context.Context) error {
+	held := t.heldFlights(ctx)
 	if t.watches.Load() > 0 {
 		for _, l := range t.reg.all() {
 			if l.flags&flCancelWatch != 0 && l.ctx.Err() != nil {
@@ -287,7 +293,7 @@ func (t *Tracker) wait(ctx context.Context) error {
 			}
 		}
 	}
-	if t.flight.wait(ctx.Done()) {
+	if t.flight.wait(ctx.Done(), held) {
 		return nil
 	}
 	return ctx.Err()
@@ -326,7 +332,7 @@ func (t *Tracker) CloseAll(ctx context.Context) error {
 			break
 		}
 		l := ls[i]
-		res, ok := l.closeWith(ctx, TriggerShutdown, false)
+		res, ok := l.closeWith(ctx, TriggerShutdown, false, 0)
 		if !ok {
 			continue
 		}
@@ -346,7 +352,7 @@ func (t *Tracker) closeRest(ctx context.Context, ls []*lifetime) {
 	defer t.flight.done()
 	for i := len(ls) - 1; i >= 0; i-- {
 		l := ls[i]
-		if res, ok := l.closeWith(ctx, TriggerShutdown, false); ok {
+		if res, ok := l.closeWith(ctx, TriggerShutdown, false, 1); ok {
 			if err := reportPanic(l, res); err != nil && res.panic == nil {
 				otel.Handle(err)
 			}
@@ -356,12 +362,13 @@ func (t *Tracker) closeRest(ctx context.Context, ls []*lifetime) {
 
 // closeWith releases l on behalf of something other than its handle (a
 // Scope, CloseAll). ok is false if another path owns the release.
-func (l *lifetime) closeWith(ctx context.Context, trig Trigger, inline bool) (res relResult, ok bool) {
+// flights counts the inflight slots the calling goroutine holds.
+func (l *lifetime) closeWith(ctx context.Context, trig Trigger, inline bool, flights int64) (res relResult, ok bool) {
 	won, report := l.claimRelease()
 	if !won {
 		return relResult{}, false
 	}
-	c := releaseCall{l: l, trig: trig, report: report}
+	c := releaseCall{l: l, trig: trig, report: report, flights: flights}
 	if l.kind == kGuard && l.flags&flMember == 0 {
 		// A Guard's cleanup gets the guard's own context, as Run would
 		// give it; if the closer has a deadline, the cleanup is bounded by
