@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"weak"
 
 	"go.opentelemetry.io/otel"
 )
@@ -76,7 +77,7 @@ func (t *Tracker) newGuard(ctx context.Context, name string, cleanup func(contex
 	l := &lifetime{}
 	g := &Guard{l: l}
 	t.begin(l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
-	g.cleanup = runtime.AddCleanup(g, leakCleanup, l)
+	g.cleanup = runtime.AddCleanup(g, leakCleanupWeak, weak.Make(l))
 	return g
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // Leak detection. A handle (Guard, Resource, Scope) gets a runtime cleanup
@@ -47,7 +48,20 @@ type leakBook struct {
 	ring   []LeakRecord // the most recent leakRecordsKept, oldest first
 }
 
-// leakCleanup is the runtime cleanup attached to every handle.
+// leakCleanupWeak is the runtime cleanup attached to every handle. Its
+// argument is a weak pointer, so that nothing reachable from it reaches the
+// handle (GODEBUG=checkfinalizers=1): a registered lifetime is kept alive by
+// its Tracker's registry, and a strong argument would reach, through l.t and
+// the registry, every handle that another open lifetime holds (a Scope's
+// members, a value holding another handle). A lifetime already collected
+// was finished and unregistered: there is nothing to report.
+func leakCleanupWeak(w weak.Pointer[lifetime]) {
+	if l := w.Value(); l != nil {
+		leakCleanup(l)
+	}
+}
+
+// leakCleanup queues the report of a lifetime whose handle is unreachable.
 func leakCleanup(l *lifetime) {
 	t := l.t
 	t.flight.add() // Shutdown and otelguardtest.Find wait for the report
@@ -130,9 +144,7 @@ func (l *lifetime) reportLeak() {
 			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true, flights: 1}
 			res := c.run(ctx, false)
 			reportPanic(l, res)
-			if report {
-				l.t.recordLeak(l, true)
-			}
+			l.t.recordLeak(l, true)
 		}()
 		return
 	}
@@ -141,8 +153,11 @@ func (l *lifetime) reportLeak() {
 	}
 	if report {
 		l.endSpan(OutcomeLeaked, TriggerGC)
-		l.t.recordLeak(l, false) // after the span ended: Leaks lists ended spans only
 	}
+	// After the span ended (Leaks lists ended spans only); also when
+	// Shutdown had already ended it open_at_shutdown and the handle was
+	// dropped afterwards, unreleased: that is a leak too.
+	l.t.recordLeak(l, false)
 }
 
 func (t *Tracker) recordLeak(l *lifetime, released bool) {
