@@ -28,13 +28,17 @@ type accessRecord struct {
 }
 
 // touch records an access point. It is called only at
-// LeakDetectionParanoid.
+// LeakDetectionParanoid, where begin gave every lifetime its timers.
 func (l *lifetime) touch(hint string, pc uintptr) {
-	r := l.access.Load()
+	x := l.timers
+	if x == nil {
+		return
+	}
+	r := x.access.Load()
 	if r == nil {
 		r = &accessRing{}
-		if !l.access.CompareAndSwap(nil, r) {
-			r = l.access.Load()
+		if !x.access.CompareAndSwap(nil, r) {
+			r = x.access.Load()
 		}
 	}
 	seq := r.n.Add(1) - 1
@@ -44,7 +48,11 @@ func (l *lifetime) touch(hint string, pc uintptr) {
 // accessRecords renders the kept Touch points, oldest first, as
 // "hint @ function file:line".
 func (l *lifetime) accessRecords() []string {
-	r := l.access.Load()
+	x := l.timers
+	if x == nil {
+		return nil
+	}
+	r := x.access.Load()
 	if r == nil {
 		return nil
 	}

@@ -106,8 +106,7 @@ type lifetime struct {
 	rel        releaser
 
 	m       *metricAttrs                  // nil when the tracker measures nothing
-	timers  *lifetimeTimers               // hold threshold and CloseOnCancel, if any
-	access  atomic.Pointer[accessRing]    // Touch records (LeakDetectionParanoid)
+	timers  *lifetimeTimers               // hold threshold, CloseOnCancel, Touch records, if any
 	relCtx  spanCtx                       // the release's context, when it is not ctx
 	waiters atomic.Pointer[chan struct{}] // closed when the release finishes
 }
@@ -187,9 +186,14 @@ const leakStatus = "handle became unreachable without Close, Run or Disarm"
 
 // lifetimeTimers holds what few lifetimes have, out of line to keep every
 // lifetime small: set at acquire, before the lifetime is published.
+//
+// It also holds the Touch records (LeakDetectionParanoid): the few
+// lifetimes that need any of these share one pointer, which keeps every
+// lifetime a word smaller (and a Resource's state a size class smaller).
 type lifetimeTimers struct {
-	hold  *time.Timer                 // the hold threshold's timer
-	watch atomic.Pointer[func() bool] // CloseOnCancel's AfterFunc stop
+	hold   *time.Timer                 // the hold threshold's timer
+	watch  atomic.Pointer[func() bool] // CloseOnCancel's AfterFunc stop
+	access atomic.Pointer[accessRing]  // Touch records (LeakDetectionParanoid)
 }
 
 // stopTimers stops the hold timer and the CloseOnCancel watch.

@@ -205,7 +205,7 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	if hold == 0 {
 		hold = t.cfg.defaultHold
 	}
-	if hold > 0 || cfg.closeOnCancel {
+	if hold > 0 || cfg.closeOnCancel || paranoid {
 		l.timers = &lifetimeTimers{}
 	}
 	if hold > 0 {
