@@ -65,6 +65,8 @@ bench:
 		echo; echo "== $$f (baseline first)"; \
 		$(BENCHSTAT) -filter ".name:$$f" -col /impl .bench/bench.txt; \
 	done
+	@echo; echo "== Paired ratios (sample i of each impl against sample i of its baseline)"; \
+		$(ROOT) run ./internal/cmd/benchratio .bench/bench.txt
 	@echo; echo "== Metrics"; $(BENCHSTAT) -filter ".name:Metrics" -col /metrics .bench/bench.txt
 	@echo; echo "== Touch"; $(BENCHSTAT) -filter ".name:Touch" -col /level .bench/bench.txt
 	@echo; echo "== LeakFound"; $(BENCHSTAT) -filter ".name:LeakFound" .bench/bench.txt
