@@ -253,7 +253,7 @@ func reportPanic(l *lifetime, res relResult) error {
 }
 
 // Shutdown ends every lifetime that is still open as open_at_shutdown
-// (trigger shutdown, with its acquire stack), then waits for releases
+// (trigger shutdown, with its acquire stack), oldest first, then waits for releases
 // running on the library's goroutines (CloseAsync, CloseOnCancel,
 // ReleaseOnLeak, stragglers that outlived their deadline) and for pending
 // leak reports. It returns ctx's error if they outlast ctx, else nil.
@@ -270,7 +270,10 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	for _, l := range t.reg.all() {
+	// In acquire order: lifetimes acquired together sit together in
+	// memory, and so do their spans; walking the registry shard by shard
+	// instead touches every 32nd one, a cache miss each.
+	for _, l := range t.reg.snapshot() {
 		if l.claimReport() {
 			l.endSpan(OutcomeOpenAtShutdown, TriggerShutdown)
 		}

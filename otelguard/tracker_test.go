@@ -3,6 +3,7 @@ package otelguard_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -412,4 +413,29 @@ func TestCloseAllIsBoundedByItsDeadline(t *testing.T) {
 			t.Error("guard released after CloseAll's deadline was not detached")
 		}
 	})
+}
+
+// TestShutdownEndsOldestFirst: Shutdown walks the open lifetimes in
+// acquire order (which also keeps its memory access sequential: see
+// BenchmarkShutdownMillion), whatever registry shard each one sits in.
+func TestShutdownEndsOldestFirst(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var want []string
+	for i := range 100 {
+		name := fmt.Sprintf("r%03d", i)
+		want = append(want, name)
+		r := otelguard.Acquire(ctx, name, i, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
+		defer r.Close(ctx)
+	}
+	if err := h.tr.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range h.rec.Ended() {
+		got = append(got, s.Name())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Shutdown ended spans in order\n%v\nwant acquire order\n%v", got, want)
+	}
 }
