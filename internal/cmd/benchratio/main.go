@@ -21,7 +21,7 @@ import (
 	"strconv"
 )
 
-var line = regexp.MustCompile(`^Benchmark([^/\s]+)/impl=([^\s-]+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+var line = regexp.MustCompile(`^Benchmark([^/\s]+)/impl=(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
 
 func main() {
 	if len(os.Args) != 2 {
