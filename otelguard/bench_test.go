@@ -373,11 +373,7 @@ func BenchmarkShutdownMillion(b *testing.B) {
 		tp := batchProvider(b, sdktrace.AlwaysSample())
 		for b.Loop() {
 			tr := benchTracker(tp)
-			v := benchValue()
-			rs := make([]*otelguard.Resource[*int], n)
-			for i := range rs {
-				rs[i] = otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
-			}
+			rs := acquireN(tr, n)
 			peak := watchPeak(b)
 			if err := tr.Shutdown(ctx); err != nil {
 				b.Fatal(err)
@@ -461,12 +457,9 @@ func BenchmarkMemoryPerOpen(b *testing.B) {
 		tp := batchProvider(b, sdktrace.AlwaysSample())
 		for b.Loop() {
 			tr := benchTracker(tp)
-			v := benchValue()
-			rs := make([]*otelguard.Resource[*int], n)
+			rs := make([]*otelguard.Resource[*int], 0, n)
 			before := liveHeap()
-			for i := range rs {
-				rs[i] = otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
-			}
+			rs = acquireN(tr, n, rs...)
 			b.ReportMetric(float64(liveHeap()-before)/n, "heap-B/open")
 			for _, r := range rs {
 				_ = r.Close(ctx)
@@ -482,4 +475,14 @@ func liveHeap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// acquireN appends n open resources of tr to rs.
+func acquireN(tr *otelguard.Tracker, n int, rs ...*otelguard.Resource[*int]) []*otelguard.Resource[*int] {
+	ctx := context.Background()
+	v := benchValue()
+	for range n {
+		rs = append(rs, otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr)))
+	}
+	return rs
 }
