@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"weak"
 
 	"go.opentelemetry.io/otel"
 )
@@ -77,7 +76,7 @@ func (t *Tracker) newGuard(ctx context.Context, name string, cleanup func(contex
 	l := &lifetime{}
 	g := &Guard{l: l}
 	t.begin(l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
-	g.cleanup = runtime.AddCleanup(g, leakCleanupWeak, weak.Make(l))
+	g.cleanup = runtime.AddCleanup(g, leakCleanupKey, l.key())
 	return g
 }
 

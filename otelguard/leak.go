@@ -9,9 +9,10 @@ import (
 )
 
 // Leak detection. A handle (Guard, Resource, Scope) gets a runtime cleanup
-// whose argument is the handle's lifetime: the argument side holds the
-// span, the acquire stack, the value and the release, and never the handle,
-// so the handle can become unreachable while the lifetime is registered.
+// whose argument is a key to the handle's lifetime (see leakKey). The
+// lifetime holds the span, the acquire stack, the value and the release,
+// and never the handle, so the handle can become unreachable while the
+// lifetime is registered.
 //
 // The cleanup runs on the runtime's cleanup goroutine, which must not be
 // held up: a synchronous span processor could block in span.End. So the
@@ -48,17 +49,82 @@ type leakBook struct {
 	ring   []LeakRecord // the most recent leakRecordsKept, oldest first
 }
 
-// leakCleanupWeak is the runtime cleanup attached to every handle. Its
-// argument is a weak pointer, so that nothing reachable from it reaches the
-// handle (GODEBUG=checkfinalizers=1): a registered lifetime is kept alive by
-// its Tracker's registry, and a strong argument would reach, through l.t and
-// the registry, every handle that another open lifetime holds (a Scope's
-// members, a value holding another handle). A lifetime already collected
-// was finished and unregistered: there is nothing to report.
-func leakCleanupWeak(w weak.Pointer[lifetime]) {
-	if l := w.Value(); l != nil {
+// leakKey is the argument of the runtime cleanup attached to every handle:
+// plain numbers that find the handle's lifetime in its Tracker's registry.
+// It holds no pointer, so nothing reachable from it reaches the handle
+// (GODEBUG=checkfinalizers=1 checks it): a strong pointer to the lifetime
+// would reach, through its Tracker and the registry, every handle another
+// open lifetime holds (a Scope's members, a value holding another handle),
+// and its span and the SDK behind it. A weak pointer would do too, but
+// weak.Make costs an allocation and a runtime lock per lifetime; this costs
+// neither.
+type leakKey struct {
+	tracker uint32 // trackerByID
+	slot    uint32 // the lifetime's registry slot
+	seq     uint64 // its sequence number: a reused slot does not match
+}
+
+// key returns the leak key of a registered lifetime.
+func (l *lifetime) key() leakKey {
+	return leakKey{tracker: l.t.trackerID(), slot: l.slot, seq: l.seq}
+}
+
+// leakCleanupKey is the runtime cleanup attached to every handle. A lifetime
+// no longer registered was finished (its release ran or never will): there
+// is nothing to report. Nor is there once its Tracker is gone.
+func leakCleanupKey(k leakKey) {
+	t := trackerByID(k.tracker)
+	if t == nil {
+		return
+	}
+	if l := t.reg.lookup(k.seq, k.slot); l != nil {
 		leakCleanup(l)
 	}
+}
+
+// trackers maps Tracker IDs to Trackers, weakly: a leak cleanup's key names
+// its Tracker by number. IDs are handed out once per Tracker, at its first
+// lifetime with leak detection; a lookup happens once per leak.
+var trackers struct {
+	mu   sync.Mutex
+	next uint32
+	byID map[uint32]weak.Pointer[Tracker]
+}
+
+// trackerID returns t's ID, giving it one the first time.
+func (t *Tracker) trackerID() uint32 {
+	if id := t.id.Load(); id != 0 {
+		return id
+	}
+	trackers.mu.Lock()
+	defer trackers.mu.Unlock()
+	if id := t.id.Load(); id != 0 {
+		return id
+	}
+	if trackers.byID == nil {
+		trackers.byID = make(map[uint32]weak.Pointer[Tracker])
+	}
+	if n := len(trackers.byID); n >= 1024 && n&(n-1) == 0 {
+		for id, w := range trackers.byID { // forget collected Trackers
+			if w.Value() == nil {
+				delete(trackers.byID, id)
+			}
+		}
+	}
+	trackers.next++
+	if trackers.next == 0 { // after 2^32 Trackers
+		trackers.next = 1
+	}
+	id := trackers.next
+	trackers.byID[id] = weak.Make(t)
+	t.id.Store(id)
+	return id
+}
+
+func trackerByID(id uint32) *Tracker {
+	trackers.mu.Lock()
+	defer trackers.mu.Unlock()
+	return trackers.byID[id].Value()
 }
 
 // leakCleanup queues the report of a lifetime whose handle is unreachable.

@@ -94,9 +94,9 @@ type lifetime struct {
 	kind  kind
 	flags uint8
 
-	registered bool      // guarded by the registry shard's mutex
-	prev, next *lifetime // registry links
-	seq        uint64    // acquire order
+	registered bool   // guarded by the registry shard's mutex
+	slot       uint32 // the registry slot; set once, by add
+	seq        uint64 // acquire order
 
 	name       string
 	acquiredAt int64           // monotonic nanoseconds since clockEpoch

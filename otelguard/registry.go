@@ -7,11 +7,13 @@ import (
 )
 
 // The registry holds every lifetime that has not finished, so that Live,
-// Shutdown and CloseAll can find them. It is striped: a lifetime goes to
-// one of registryShards lists chosen by its sequence number, each with its
-// own mutex, so acquires and releases on different goroutines rarely meet
-// and no lock is global. Lists are intrusive (the links live in the
-// lifetime), so registering allocates nothing.
+// Shutdown and CloseAll can find them, and so that a leak cleanup can find
+// its lifetime from a key of plain numbers (see leakKey). It is striped: a
+// lifetime goes to one of registryShards slot tables chosen by its sequence
+// number, each with its own mutex, so acquires and releases on different
+// goroutines rarely meet and no lock is global. A lifetime keeps its slot
+// until it is removed; freed slots are reused, so a steady load registers
+// without allocating.
 const registryShards = 32
 
 type registry struct {
@@ -20,27 +22,31 @@ type registry struct {
 }
 
 type registryShard struct {
-	mu         sync.Mutex
-	head, tail *lifetime
-	n          int      // registered lifetimes; guarded by mu
-	_          [32]byte // keep neighbouring shards off one cache line
+	mu    sync.Mutex
+	slots []*lifetime // nil where free; guarded by mu
+	free  []uint32    // free slots; guarded by mu
+	n     int         // registered lifetimes; guarded by mu
+	_     [16]byte    // keep neighbouring shards off one cache line
 }
 
-// add registers l and gives it its sequence number (acquire order).
+// add registers l and gives it its sequence number (acquire order) and
+// its slot.
 func (r *registry) add(l *lifetime) {
 	l.seq = r.seq.Add(1)
 	sh := &r.shards[l.seq%registryShards]
 	sh.mu.Lock()
-	l.prev = sh.tail
-	l.next = nil
-	if sh.tail != nil {
-		sh.tail.next = l
+	var i uint32
+	if k := len(sh.free); k > 0 {
+		i = sh.free[k-1]
+		sh.free = sh.free[:k-1]
 	} else {
-		sh.head = l
+		i = uint32(len(sh.slots))
+		sh.slots = append(sh.slots, nil)
 	}
-	sh.tail = l
-	sh.n++
+	sh.slots[i] = l
+	l.slot = i
 	l.registered = true
+	sh.n++
 	sh.mu.Unlock()
 }
 
@@ -49,21 +55,30 @@ func (r *registry) remove(l *lifetime) {
 	sh := &r.shards[l.seq%registryShards]
 	sh.mu.Lock()
 	if l.registered {
-		if l.prev != nil {
-			l.prev.next = l.next
-		} else {
-			sh.head = l.next
-		}
-		if l.next != nil {
-			l.next.prev = l.prev
-		} else {
-			sh.tail = l.prev
-		}
-		l.prev, l.next = nil, nil
+		sh.slots[l.slot] = nil
 		l.registered = false
 		sh.n--
+		if sh.n == 0 && len(sh.slots) > 1024 {
+			sh.slots, sh.free = nil, nil // give back a burst's memory
+		} else {
+			sh.free = append(sh.free, l.slot)
+		}
 	}
 	sh.mu.Unlock()
+}
+
+// lookup returns the registered lifetime with sequence number seq in slot
+// slot, or nil if it is no longer registered.
+func (r *registry) lookup(seq uint64, slot uint32) *lifetime {
+	sh := &r.shards[seq%registryShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if int(slot) < len(sh.slots) {
+		if l := sh.slots[slot]; l != nil && l.seq == seq {
+			return l
+		}
+	}
+	return nil
 }
 
 // all returns the registered lifetimes in no particular order. Every
@@ -74,8 +89,10 @@ func (r *registry) all() []*lifetime {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for l := sh.head; l != nil; l = l.next {
-			out = append(out, l)
+		for _, l := range sh.slots {
+			if l != nil {
+				out = append(out, l)
+			}
 		}
 		sh.mu.Unlock()
 	}
@@ -105,8 +122,10 @@ func (r *registry) snapshot() []*lifetime {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for l := sh.head; l != nil; l = l.next {
-			es = append(es, entry{l.seq, l})
+		for _, l := range sh.slots {
+			if l != nil {
+				es = append(es, entry{l.seq, l})
+			}
 		}
 		sh.mu.Unlock()
 	}

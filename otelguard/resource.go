@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"runtime"
-	"weak"
 )
 
 // A Resource is a value with an explicit, possibly slow release: a
@@ -68,7 +67,7 @@ func acquire[T any](ctx context.Context, name string, value T, release func(cont
 	r := &Resource[T]{s: s}
 	t.begin(&s.lifetime, ctx, kResource, name, s, cfg, skip+1)
 	if t.leakDetection() {
-		r.cleanup = runtime.AddCleanup(r, leakCleanupWeak, weak.Make(&s.lifetime))
+		r.cleanup = runtime.AddCleanup(r, leakCleanupKey, s.lifetime.key())
 	}
 	return r
 }

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
-	"weak"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -82,7 +81,7 @@ func (t *Tracker) newScope(ctx context.Context, name string, cfg *acquireConfig,
 	sc := &Scope{s: s}
 	t.begin(&s.lifetime, ctx, kScope, name, s, cfg, skip+1)
 	if t.leakDetection() {
-		sc.cleanup = runtime.AddCleanup(sc, leakCleanupWeak, weak.Make(&s.lifetime))
+		sc.cleanup = runtime.AddCleanup(sc, leakCleanupKey, s.lifetime.key())
 	}
 	return sc
 }

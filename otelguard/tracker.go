@@ -34,7 +34,8 @@ type Tracker struct {
 	meterOnce sync.Once
 	meters    *meters
 
-	watches atomic.Int64 // registered lifetimes with a CloseOnCancel watch
+	watches atomic.Int64  // registered lifetimes with a CloseOnCancel watch
+	id      atomic.Uint32 // see trackerID; 0 until the first leak cleanup
 }
 
 // tracerState is a resolved tracer and what was resolved from.

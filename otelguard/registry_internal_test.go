@@ -1,0 +1,84 @@
+package otelguard
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// TestLeakKeyOfAReusedSlotFindsNothing: a leak cleanup finds its lifetime
+// by Tracker ID, registry slot and sequence number. When CloseAll ended a
+// lifetime without its handle (so the handle's cleanup is still armed) and
+// another lifetime took over the freed slot, the first handle's cleanup
+// must not report the second lifetime.
+func TestLeakKeyOfAReusedSlotFindsNothing(t *testing.T) {
+	tr := New(WithTracerProvider(noop.NewTracerProvider()))
+	ctx := context.Background()
+	rel := func(context.Context, int) error { return nil }
+	a := Acquire(ctx, "a", 0, rel, WithTracker(tr))
+	ka := a.s.lifetime.key()
+	if err := tr.CloseAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The next lifetime in a's shard takes a's slot.
+	var b *Resource[int]
+	var others []*Resource[int]
+	for b == nil {
+		r := Acquire(ctx, "b", 0, rel, WithTracker(tr))
+		if r.s.lifetime.seq%registryShards == ka.seq%registryShards {
+			b = r
+		} else {
+			others = append(others, r)
+		}
+	}
+	kb := b.s.lifetime.key()
+	if kb.tracker != ka.tracker || kb.slot != ka.slot || kb.seq == ka.seq {
+		t.Fatalf("keys %+v and %+v: want the same Tracker and slot, other sequence numbers", ka, kb)
+	}
+	if l := tr.reg.lookup(ka.seq, ka.slot); l != nil {
+		t.Fatalf("a's key finds %q", l.name)
+	}
+	if l := tr.reg.lookup(kb.seq, kb.slot); l != &b.s.lifetime {
+		t.Fatalf("b's key finds %v, want b", l)
+	}
+	// What the runtime does when a's handle is collected: nothing to report.
+	leakCleanupKey(ka)
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.LeakCount(); n != 0 {
+		t.Fatalf("LeakCount = %d after a's stale key fired; want 0", n)
+	}
+	if !b.s.lifetime.registered {
+		t.Fatal("b was unregistered by a's stale key")
+	}
+	_ = b.Close(ctx)
+	for _, r := range others {
+		_ = r.Close(ctx)
+	}
+	runtime.KeepAlive(a)
+}
+
+// TestLeakKeyOfAGoneTrackerFindsNothing: a key whose Tracker was collected
+// names nothing, and firing it does nothing.
+func TestLeakKeyOfAGoneTrackerFindsNothing(t *testing.T) {
+	k := func() leakKey {
+		tr := New(WithTracerProvider(noop.NewTracerProvider()))
+		g := tr.NewGuard(context.Background(), "g", func(context.Context) error { return nil })
+		k := g.l.key()
+		g.Disarm()
+		return k
+	}()
+	for range 10 {
+		runtime.GC()
+		if trackerByID(k.tracker) == nil {
+			break
+		}
+	}
+	if trackerByID(k.tracker) != nil {
+		t.Skip("the Tracker was not collected in 10 cycles")
+	}
+	leakCleanupKey(k) // must not panic
+}
