@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -113,12 +114,19 @@ type lifetime struct {
 
 // spanCtx is the context a release gets: the caller's context with the
 // lifetime's span as the current span, as trace.ContextWithSpan would make
-// it. It lives in the lifetime, which releases at most once, so passing it
-// allocates nothing.
+// it. It lives in the lifetime (its relCtx field, and nowhere else), which
+// releases at most once, so passing it allocates nothing.
 type spanCtx struct {
 	context.Context
-	l       *lifetime
 	flights int64 // slots of l.t's inflight that this release's goroutines hold
+}
+
+// lifetime returns the lifetime c is the relCtx of. A spanCtx exists only
+// as that field and is only ever used through a pointer to it, so its
+// lifetime is a fixed offset away; keeping no pointer back keeps every
+// lifetime a word smaller (a Resource's state in the 176-byte size class).
+func (c *spanCtx) lifetime() *lifetime {
+	return (*lifetime)(unsafe.Add(unsafe.Pointer(c), -int(unsafe.Offsetof(lifetime{}.relCtx))))
 }
 
 // releasingKey is the context key under which a release's context answers
@@ -143,7 +151,7 @@ func releasing(ctx context.Context) *spanCtx {
 // release: a Close of l from inside its release.
 func (l *lifetime) reentrant(ctx context.Context) bool {
 	for rc := releasing(ctx); rc != nil; rc = releasing(rc.Context) {
-		if rc.l == l {
+		if rc.lifetime() == l {
 			return true
 		}
 	}
@@ -155,7 +163,7 @@ func (l *lifetime) reentrant(ctx context.Context) bool {
 func (t *Tracker) heldFlights(ctx context.Context) int64 {
 	var n int64
 	for rc := releasing(ctx); rc != nil; rc = releasing(rc.Context) {
-		if rc.l.t == t {
+		if rc.lifetime().t == t {
 			n += rc.flights
 		}
 	}
@@ -171,12 +179,13 @@ var (
 )
 
 func (c *spanCtx) Value(key any) any {
+	l := c.lifetime()
 	if _, ok := key.(releasingKey); ok {
-		return c.l
+		return l
 	}
-	if c.l.span != nil {
+	if l.span != nil {
 		if v, ok := spanKeyProbe.Value(key).(*struct{ trace.Span }); ok && v == probeSpan {
-			return c.l.span
+			return l.span
 		}
 	}
 	return c.Context.Value(key)
@@ -407,7 +416,7 @@ func (c *releaseCall) run(ctx context.Context, inline bool) relResult {
 			flights++ // the worker's slot
 		}
 	}
-	l.relCtx = spanCtx{Context: ctx, l: l, flights: flights}
+	l.relCtx = spanCtx{Context: ctx, flights: flights}
 	ctx = &l.relCtx
 	c.ctx = ctx
 	c.timed = l.flags&flRecording != 0 || l.m != nil
