@@ -35,7 +35,7 @@ type Tracker struct {
 	meters    *meters
 
 	watches atomic.Int64  // registered lifetimes with a CloseOnCancel watch
-	id      atomic.Uint32 // see trackerID; 0 until the first leak cleanup
+	id      atomic.Uint32 // see trackerID; 0 until its first lifetime with leak detection
 }
 
 // tracerState is a resolved tracer and what was resolved from.
