@@ -333,10 +333,7 @@ func BenchmarkShutdownMillion(b *testing.B) {
 		tp := batchProvider(b, sdktrace.AlwaysSample())
 		tracer := tp.Tracer("bench")
 		for b.Loop() {
-			spans := make([]trace.Span, n)
-			for i := range spans {
-				_, spans[i] = tracer.Start(ctx, "db.conn", handStartOpts...)
-			}
+			spans := startN(tracer, n)
 			peak := watchPeak(b)
 			for _, s := range spans {
 				s.SetAttributes(attribute.String("otelguard.outcome", "open_at_shutdown"))
@@ -353,10 +350,7 @@ func BenchmarkShutdownMillion(b *testing.B) {
 		tracer := tp.Tracer("bench")
 		stack := sampleStack()
 		for b.Loop() {
-			spans := make([]trace.Span, n)
-			for i := range spans {
-				_, spans[i] = tracer.Start(ctx, "db.conn", handStartOpts...)
-			}
+			spans := startN(tracer, n)
 			peak := watchPeak(b)
 			for _, s := range spans {
 				s.SetAttributes(
@@ -442,11 +436,9 @@ func BenchmarkMemoryPerOpen(b *testing.B) {
 	b.Run("impl=rawspan", func(b *testing.B) {
 		tracer := batchProvider(b, sdktrace.AlwaysSample()).Tracer("bench")
 		for b.Loop() {
-			spans := make([]trace.Span, n)
+			spans := make([]trace.Span, 0, n)
 			before := liveHeap()
-			for i := range spans {
-				_, spans[i] = tracer.Start(ctx, "db.conn", handStartOpts...)
-			}
+			spans = startN(tracer, n, spans...)
 			b.ReportMetric(float64(liveHeap()-before)/n, "heap-B/open")
 			for _, s := range spans {
 				s.End()
@@ -475,6 +467,17 @@ func liveHeap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// startN appends n started raw spans, as the hand-rolled lifecycle starts
+// them, to spans.
+func startN(tracer trace.Tracer, n int, spans ...trace.Span) []trace.Span {
+	ctx := context.Background()
+	for range n {
+		_, s := tracer.Start(ctx, "db.conn", handStartOpts...)
+		spans = append(spans, s)
+	}
+	return spans
 }
 
 // acquireN appends n open resources of tr to rs.
