@@ -254,8 +254,8 @@ func reportPanic(l *lifetime, res relResult) error {
 }
 
 // Shutdown ends every lifetime that is still open as open_at_shutdown
-// (trigger shutdown, with its acquire stack), oldest first, then waits for releases
-// running on the library's goroutines (CloseAsync, CloseOnCancel,
+// (trigger shutdown, with its acquire stack), oldest first, then waits for
+// releases running on the library's goroutines (CloseAsync, CloseOnCancel,
 // ReleaseOnLeak, stragglers that outlived their deadline) and for pending
 // leak reports. It returns ctx's error if they outlast ctx, else nil.
 //
