@@ -1,6 +1,7 @@
 package otelguard
 
 import (
+	"cmp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -62,15 +63,7 @@ func (l *lifetime) accessRecords() []string {
 			recs = append(recs, a)
 		}
 	}
-	slices.SortFunc(recs, func(a, b *accessRecord) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(recs, func(a, b *accessRecord) int { return cmp.Compare(a.seq, b.seq) })
 	out := make([]string, 0, len(recs))
 	for _, a := range recs {
 		f, _ := runtime.CallersFrames([]uintptr{a.pc}).Next()

@@ -1,6 +1,7 @@
 package otelguard
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -129,15 +130,7 @@ func (r *registry) snapshot() []*lifetime {
 		}
 		sh.mu.Unlock()
 	}
-	slices.SortFunc(es, func(a, b entry) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(es, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
 	out := make([]*lifetime, len(es))
 	for i, e := range es {
 		out[i] = e.l
