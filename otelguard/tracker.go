@@ -190,8 +190,9 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 		}
 	}
 	m := t.metrics()
-	if l.flags&flRecording == 0 || m != nil {
-		// A recording span has its start time; metrics want a cheaper one.
+	if l.flags&flRecording == 0 || m != nil || !hasStartTime(l.span) {
+		// A recording span of the SDK has its start time; metrics want a
+		// cheaper one, and other spans may not tell theirs.
 		l.acquiredAt = monotonicNow()
 		l.flags |= flClock
 	}
@@ -410,11 +411,17 @@ func (l *lifetime) acquireCtx() context.Context {
 // records, else the time taken at acquire.
 func (l *lifetime) acquireTime() time.Time {
 	if l.flags&flClock == 0 {
-		if s, ok := l.span.(interface{ StartTime() time.Time }); ok {
-			return s.StartTime()
-		}
+		return l.span.(startTimer).StartTime() // begin made sure of it
 	}
 	return clockEpoch.Add(time.Duration(l.acquiredAt))
+}
+
+// startTimer is a span that tells its start time, as the SDK's do.
+type startTimer interface{ StartTime() time.Time }
+
+func hasStartTime(s trace.Span) bool {
+	_, ok := s.(startTimer)
+	return ok
 }
 
 // age is how long the lifetime has been open.

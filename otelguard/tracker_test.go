@@ -16,8 +16,10 @@ import (
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
@@ -437,5 +439,42 @@ func TestShutdownEndsOldestFirst(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Shutdown ended spans in order\n%v\nwant acquire order\n%v", got, want)
+	}
+}
+
+// recordingTP is a TracerProvider other than the SDK's whose spans record
+// but do not tell their start time.
+type recordingTP struct{ noop.TracerProvider }
+
+func (recordingTP) Tracer(string, ...trace.TracerOption) trace.Tracer { return recordingTracer{} }
+
+type recordingTracer struct{ noop.Tracer }
+
+func (recordingTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	_, s := noop.Tracer{}.Start(ctx, name, opts...)
+	s = recordingSpan{s}
+	return trace.ContextWithSpan(ctx, s), s
+}
+
+type recordingSpan struct{ trace.Span }
+
+func (recordingSpan) IsRecording() bool { return true }
+
+// TestAcquiredAtWithASpanThatHasNoStartTime: with a recording span that
+// does not tell its start time (a provider other than the SDK) and no
+// metrics, Live still gives the acquire time, not the process's start
+// (which made otelguardtest.IgnoreCurrent ignore every later lifetime).
+func TestAcquiredAtWithASpanThatHasNoStartTime(t *testing.T) {
+	tr := otelguard.New(otelguard.WithTracerProvider(recordingTP{}), otelguard.WithMeterProvider(metricnoop.NewMeterProvider()))
+	before := time.Now()
+	g := tr.NewGuard(context.Background(), "g", func(context.Context) error { return nil })
+	defer g.Disarm()
+	after := time.Now()
+	live := tr.Live()
+	if len(live) != 1 {
+		t.Fatalf("Live: %d lifetimes, want 1", len(live))
+	}
+	if at := live[0].AcquiredAt; at.Before(before.Add(-time.Millisecond)) || at.After(after.Add(time.Millisecond)) {
+		t.Fatalf("AcquiredAt = %v, want between %v and %v", at, before, after)
 	}
 }
