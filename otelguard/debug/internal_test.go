@@ -52,6 +52,9 @@ func TestGNUBuildIDNote(t *testing.T) {
 	if got := gnuBuildIDNote(goNote, binary.LittleEndian); got != "" {
 		t.Errorf("no GNU note: build ID %q", got)
 	}
+	if got := gnuBuildIDNote(gnu[:len(gnu)-3], binary.LittleEndian); got != "deadbeef01" {
+		t.Errorf("last note without its padding: build ID %q, want deadbeef01", got)
+	}
 	if got := gnuBuildIDNote(gnu[:len(gnu)-4], binary.LittleEndian); got != "" {
 		t.Errorf("truncated note: build ID %q", got)
 	}

@@ -101,13 +101,8 @@ func (ms *mappings) of(p *profile.Profile, pc uintptr, symbolized bool) *profile
 			}
 			return 0
 		})
-		if !found {
-			// /proc/self/maps is in address order; fall back to a scan
-			// in case it is not.
-			i = slices.IndexFunc(ms.mems, func(m memMap) bool { return m.start <= a && a < m.end })
-			if i < 0 {
-				return nil
-			}
+		if !found { // the kernel lists /proc/self/maps in address order
+			return nil
 		}
 		mm = &ms.mems[i]
 	}
@@ -200,7 +195,8 @@ func gnuBuildIDNote(data []byte, order binary.ByteOrder) string {
 		data = data[12:]
 		nameEnd := (namesz + 3) &^ 3
 		descEnd := (descsz + 3) &^ 3
-		if namesz < 0 || descsz < 0 || nameEnd > len(data) || nameEnd+descEnd > len(data) || nameEnd+descsz > len(data) {
+		// The last note may go without the padding after its descriptor.
+		if namesz < 0 || descsz < 0 || nameEnd+descsz > len(data) {
 			return ""
 		}
 		name := data[:namesz]

@@ -82,8 +82,11 @@ func buildProfile(t *otelguard.Tracker) *profile.Profile {
 		samples: make(map[sampleKey]*sampleAcc),
 		locs:    make(map[string]*profile.Location),
 		funcs:   make(map[funcKey]*profile.Function),
-		maps:    readMappings(),
+		maps:    &mappings{},
 		byStack: make(map[int][]*profile.Location),
+	}
+	if len(v.stacks) > 0 { // without stacks no location needs a mapping
+		b.maps = readMappings()
 	}
 	for i := range v.entries {
 		b.add(&v.entries[i])
@@ -235,7 +238,7 @@ func (b *profileBuilder) location() *profile.Location {
 		}
 		l.Line = append(l.Line, profile.Line{Function: b.function(f), Line: int64(f.Line)})
 	}
-	l.Mapping = b.maps.of(b.p, b.deck[0], symbolized)
+	l.Mapping = b.maps.of(b.p, uintptr(l.Address), symbolized)
 	b.locs[string(b.key)] = l
 	b.p.Location = append(b.p.Location, l)
 	return l
