@@ -286,7 +286,7 @@ func (b *profileBuilder) noStackLocation() *profile.Location {
 
 // finish orders the samples and sets the mappings' flags.
 func (b *profileBuilder) finish() {
-	slices.SortStableFunc(b.order, func(x, y *sampleAcc) int {
+	slices.SortFunc(b.order, func(x, y *sampleAcc) int { // first is unique: a total order
 		return cmp.Or(cmp.Compare(y.s.Value[0], x.s.Value[0]), cmp.Compare(x.first, y.first))
 	})
 	b.p.Sample = make([]*profile.Sample, len(b.order))

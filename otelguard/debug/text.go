@@ -165,12 +165,11 @@ func sortedKinds(m map[otelguard.Kind]int) []otelguard.Kind {
 
 // siteGroup is the open lifetimes acquired at one site.
 type siteGroup struct {
-	site    string
-	ages    []time.Duration
-	names   []nameCount
-	flags   [3]int // releasing, reported, leaked
-	byName  map[nameKey]int
-	nameSeq []nameKey
+	site   string
+	ages   []time.Duration
+	names  []nameCount
+	flags  [3]int // releasing, reported, leaked
+	byName map[nameKey]int
 }
 
 type nameKey struct {
@@ -205,11 +204,7 @@ func groupBySite(v *view, sym *symbolizer) []*siteGroup {
 			groups = append(groups, g)
 		}
 		g.ages = append(g.ages, e.age)
-		k := nameKey{e.live.Name, e.live.Kind}
-		if _, seen := g.byName[k]; !seen {
-			g.nameSeq = append(g.nameSeq, k)
-		}
-		g.byName[k]++
+		g.byName[nameKey{e.live.Name, e.live.Kind}]++
 		if e.live.Releasing {
 			g.flags[0]++
 		}
@@ -221,10 +216,10 @@ func groupBySite(v *view, sym *symbolizer) []*siteGroup {
 		}
 	}
 	for _, g := range groups {
-		for _, k := range g.nameSeq {
-			g.names = append(g.names, nameCount{k, g.byName[k]})
+		for k, n := range g.byName {
+			g.names = append(g.names, nameCount{k, n})
 		}
-		slices.SortStableFunc(g.names, func(a, b nameCount) int {
+		slices.SortFunc(g.names, func(a, b nameCount) int { // a total order: keys are distinct
 			return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name), cmp.Compare(a.kind, b.kind))
 		})
 		slices.Sort(g.ages)
