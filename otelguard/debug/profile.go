@@ -63,7 +63,7 @@ func WriteProfile(w io.Writer, t *otelguard.Tracker) error {
 
 // buildProfile makes the profile of t's open lifetimes.
 func buildProfile(t *otelguard.Tracker) *profile.Profile {
-	v := snapshot(t)
+	v := snapshot(t, true)
 	b := &profileBuilder{
 		v: v,
 		p: &profile.Profile{

@@ -60,8 +60,9 @@ type view struct {
 }
 
 // snapshot reads the open lifetimes of t (nil: otelguard.Default()), with
-// their ages at one instant.
-func snapshot(t *otelguard.Tracker) *view {
+// their ages at one instant, and, if withStacks, gathers their distinct
+// acquire stacks (else every entry's stack is -1).
+func snapshot(t *otelguard.Tracker, withStacks bool) *view {
 	if t == nil {
 		t = otelguard.Default()
 	}
@@ -80,15 +81,17 @@ func snapshot(t *otelguard.Tracker) *view {
 			age = 0
 		}
 		e := entry{live: l, stack: -1, age: age, state: stateOf(l)}
-		if scratch = l.AppendPCs(scratch[:0]); len(scratch) > 0 {
-			key = pcBytes(key[:0], scratch)
-			idx, ok := index[string(key)] // no allocation for the lookup
-			if !ok {
-				idx = len(v.stacks)
-				index[string(key)] = idx
-				v.stacks = append(v.stacks, append([]uintptr(nil), scratch...))
+		if withStacks {
+			if scratch = l.AppendPCs(scratch[:0]); len(scratch) > 0 {
+				key = pcBytes(key[:0], scratch)
+				idx, ok := index[string(key)] // no allocation for the lookup
+				if !ok {
+					idx = len(v.stacks)
+					index[string(key)] = idx
+					v.stacks = append(v.stacks, append([]uintptr(nil), scratch...))
+				}
+				e.stack = idx
 			}
-			e.stack = idx
 		}
 		v.entries[i] = e
 	}

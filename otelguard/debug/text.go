@@ -40,7 +40,7 @@ const noStackSite = "(no acquire stack)"
 //
 // WriteText returns the error of the one Write it makes to w.
 func WriteText(w io.Writer, t *otelguard.Tracker) error {
-	v := snapshot(t)
+	v := snapshot(t, true)
 	var b bytes.Buffer
 	writeHeader(&b, v.entries)
 	for _, g := range groupBySite(v, newSymbolizer()) {
@@ -69,7 +69,7 @@ func WriteText(w io.Writer, t *otelguard.Tracker) error {
 //
 // WriteLifetimes returns the error of the one Write it makes to w.
 func WriteLifetimes(w io.Writer, t *otelguard.Tracker) error {
-	v := snapshot(t)
+	v := snapshot(t, false) // it prints LiveLifetime.Stack, rendered by the core
 	var b bytes.Buffer
 	writeHeader(&b, v.entries)
 	for i := range v.entries {
