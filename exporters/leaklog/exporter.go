@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/otelguard/otelguard-go/internal/lifetimeattr"
 	"github.com/otelguard/otelguard-go/otelguard"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -76,52 +77,31 @@ func (e *Exporter) Shutdown(context.Context) error {
 
 // record makes the Warn record of s, if s is a lifetime that ended badly.
 func record(s sdktrace.ReadOnlySpan) (slog.Record, bool) {
-	var (
-		isLifetime                             bool
-		kind, outcome, trigger, errType, stack string
-		released                               bool
-	)
-	for _, kv := range s.Attributes() {
-		switch kv.Key {
-		case otelguard.KindKey:
-			isLifetime = true
-			kind = kv.Value.AsString()
-		case otelguard.OutcomeKey:
-			outcome = kv.Value.AsString()
-		case otelguard.TriggerKey:
-			trigger = kv.Value.AsString()
-		case otelguard.ErrorTypeKey:
-			errType = kv.Value.AsString()
-		case otelguard.StacktraceKey:
-			stack = kv.Value.AsString()
-		case otelguard.LeakReleasedKey:
-			released = kv.Value.AsBool()
-		}
-	}
-	if !isLifetime {
+	f, ok := lifetimeattr.Decode(s.Attributes())
+	if !ok {
 		return slog.Record{}, false
 	}
-	switch otelguard.Outcome(outcome) {
+	switch f.Outcome {
 	case otelguard.OutcomeLeaked, otelguard.OutcomeFailed, otelguard.OutcomeTimedOut, otelguard.OutcomeOpenAtShutdown:
 	default:
 		return slog.Record{}, false
 	}
-	r := slog.NewRecord(s.EndTime(), slog.LevelWarn, MessagePrefix+outcome, 0)
+	r := slog.NewRecord(s.EndTime(), slog.LevelWarn, MessagePrefix+string(f.Outcome), 0)
 	attrs := make([]slog.Attr, 0, 7)
 	attrs = append(attrs,
 		slog.String(string(otelguard.NameKey), s.Name()),
-		slog.String(string(otelguard.KindKey), kind),
-		slog.String(string(otelguard.OutcomeKey), outcome),
-		slog.String(string(otelguard.TriggerKey), trigger),
+		slog.String(string(otelguard.KindKey), string(f.Kind)),
+		slog.String(string(otelguard.OutcomeKey), string(f.Outcome)),
+		slog.String(string(otelguard.TriggerKey), string(f.Trigger)),
 	)
-	if errType != "" {
-		attrs = append(attrs, slog.String(string(otelguard.ErrorTypeKey), errType))
+	if f.ErrorType != "" {
+		attrs = append(attrs, slog.String(string(otelguard.ErrorTypeKey), f.ErrorType))
 	}
-	if released {
+	if f.LeakReleased {
 		attrs = append(attrs, slog.Bool(string(otelguard.LeakReleasedKey), true))
 	}
-	if stack != "" {
-		attrs = append(attrs, slog.String(string(otelguard.StacktraceKey), stack))
+	if f.Stack != "" {
+		attrs = append(attrs, slog.String(string(otelguard.StacktraceKey), f.Stack))
 	}
 	r.AddAttrs(attrs...)
 	return r, true

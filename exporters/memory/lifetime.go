@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/lifetimeattr"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -44,36 +45,25 @@ type Lifetime struct {
 }
 
 // lifetimeFrom decodes s; ok is false if s is not a lifetime span.
-func lifetimeFrom(s tracetest.SpanStub) (l Lifetime, ok bool) {
-	for _, kv := range s.Attributes {
-		switch kv.Key {
-		case otelguard.KindKey:
-			l.Kind = otelguard.Kind(kv.Value.AsString())
-			ok = true
-		case otelguard.OutcomeKey:
-			l.Outcome = otelguard.Outcome(kv.Value.AsString())
-		case otelguard.TriggerKey:
-			l.Trigger = otelguard.Trigger(kv.Value.AsString())
-		case otelguard.CleanupDurationKey:
-			l.CleanupDuration = time.Duration(kv.Value.AsFloat64() * float64(time.Millisecond))
-		case otelguard.CleanupDetachedKey:
-			l.Detached = kv.Value.AsBool()
-		case otelguard.LeakReleasedKey:
-			l.LeakReleased = kv.Value.AsBool()
-		case otelguard.StacktraceKey:
-			l.AcquireStack = kv.Value.AsString()
-		case otelguard.ErrorTypeKey:
-			l.ErrorType = kv.Value.AsString()
-		}
-	}
+func lifetimeFrom(s tracetest.SpanStub) (Lifetime, bool) {
+	f, ok := lifetimeattr.Decode(s.Attributes)
 	if !ok {
 		return Lifetime{}, false
 	}
-	l.Name = s.Name
-	l.Start = s.StartTime
-	l.End = s.EndTime
-	l.Span = s
-	return l, true
+	return Lifetime{
+		Name:            s.Name,
+		Kind:            f.Kind,
+		Outcome:         f.Outcome,
+		Trigger:         f.Trigger,
+		Start:           s.StartTime,
+		End:             s.EndTime,
+		CleanupDuration: f.CleanupDuration,
+		Detached:        f.Detached,
+		LeakReleased:    f.LeakReleased,
+		AcquireStack:    f.Stack,
+		ErrorType:       f.ErrorType,
+		Span:            s,
+	}, true
 }
 
 // A Frame is one frame of an acquire stack.
