@@ -82,6 +82,7 @@ func Find(tr *otelguard.Tracker, options ...Option) error {
 	// too (and listed once, see below) rather than in neither.
 	live := tr.Live()
 	var leaks []otelguard.LeakRecord
+	var total int64 // leaks found in all, as of leaks
 	var flushErr error
 	for range 3 {
 		n := tr.LeakCount()
@@ -90,11 +91,11 @@ func Find(tr *otelguard.Tracker, options ...Option) error {
 		// Every leak recorded before n was read had its report in flight
 		// during the flush: its span has ended. If none was recorded
 		// since, that is every leak in leaks.
-		if flushErr != nil || tr.LeakCount() == n {
+		if total = tr.LeakCount(); flushErr != nil || total == n {
 			break
 		}
 	}
-	return o.report(tr, live, leaks, flushErr)
+	return o.report(live, leaks, total, flushErr)
 }
 
 // flush waits for the Tracker's own goroutines, up to d.
@@ -123,7 +124,7 @@ type unreleased struct {
 	stack string
 }
 
-func (o *opts) report(tr *otelguard.Tracker, live []otelguard.LiveLifetime, leaks []otelguard.LeakRecord, flushErr error) error {
+func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecord, total int64, flushErr error) error {
 	var found []unreleased
 	leaked := make(map[uint64]bool, len(leaks))
 	for _, l := range leaks {
@@ -176,7 +177,7 @@ func (o *opts) report(tr *otelguard.Tracker, live []otelguard.LiveLifetime, leak
 			b.WriteByte('\n')
 		}
 	}
-	if total := tr.LeakCount(); total > int64(len(leaks)) {
+	if total > int64(len(leaks)) {
 		fmt.Fprintf(&b, "\n(the Tracker found %d leaks in all and keeps the most recent %d)\n", total, len(leaks))
 	}
 	if flushErr != nil {
