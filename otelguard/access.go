@@ -29,9 +29,9 @@ type accessRecord struct {
 }
 
 // touch records an access point. It is called only at
-// LeakDetectionParanoid, where begin gave every lifetime its timers.
+// LeakDetectionParanoid, where begin gave every lifetime its extra.
 func (l *lifetime) touch(hint string, pc uintptr) {
-	x := l.timers
+	x := l.x
 	if x == nil {
 		return
 	}
@@ -49,7 +49,7 @@ func (l *lifetime) touch(hint string, pc uintptr) {
 // accessRecords renders the kept Touch points, oldest first, as
 // "hint @ function file:line".
 func (l *lifetime) accessRecords() []string {
-	x := l.timers
+	x := l.x
 	if x == nil {
 		return nil
 	}
@@ -78,7 +78,10 @@ func (l *lifetime) accessRecords() []string {
 // LeakDetectionParanoid; at the other levels it returns at once. Safe for
 // concurrent use.
 func (r *Resource[T]) Touch(hint string) {
-	l := &r.s.lifetime
+	if r == nil || r.l == nil {
+		return
+	}
+	l := r.l
 	if l.t.cfg.leak != LeakDetectionParanoid {
 		return
 	}

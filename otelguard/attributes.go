@@ -95,9 +95,10 @@ const (
 
 // Precomputed attributes: building them costs nothing on the hot path.
 var (
-	errorTypeTimeout = ErrorTypeKey.String("timeout")
-	errorTypePanic   = ErrorTypeKey.String("panic")
-	errorTypeGoexit  = ErrorTypeKey.String("goexit")
+	errorTypeTimeout  = ErrorTypeKey.String("timeout")
+	errorTypePanic    = ErrorTypeKey.String("panic")
+	errorTypeGoexit   = ErrorTypeKey.String("goexit")
+	errorTypeCanceled = ErrorTypeKey.String("canceled")
 )
 
 // kind is the compact form of Kind kept in a lifetime.

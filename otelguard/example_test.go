@@ -155,6 +155,22 @@ func ExampleTrack() {
 
 func ExampleResource_Close() {
 	tracker, rec := exampleTracker()
+	r := otelguard.Acquire(context.Background(), "socket", 1, func(ctx context.Context, _ int) error {
+		<-ctx.Done() // a release that honours its ctx: a slow peer
+		return ctx.Err()
+	}, otelguard.WithTracker(tracker))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	fmt.Println(r.Close(ctx)) // runs here, and returns when the release does
+	printLifetimes(rec)
+	// Output:
+	// context deadline exceeded
+	// socket: timed_out (close)
+}
+
+func ExampleResource_CloseAsync() {
+	tracker, rec := exampleTracker()
 	hung := make(chan struct{})
 	r := otelguard.Acquire(context.Background(), "socket", 1, func(context.Context, int) error {
 		<-hung // a release that ignores its ctx
@@ -163,25 +179,13 @@ func ExampleResource_Close() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	fmt.Println(r.Close(ctx)) // returns by the deadline; the release goes on
+	fmt.Println(<-r.CloseAsync(ctx)) // by the deadline; the release goes on
+	printLifetimes(rec)
 	close(hung)
 	_ = tracker.Flush(context.Background()) // wait for the straggler
-	printLifetimes(rec)
 	// Output:
-	// otelguard: release of "socket" abandoned at its deadline: context deadline exceeded
+	// otelguard: gave up waiting for the release of "socket": context deadline exceeded
 	// socket: timed_out (close)
-}
-
-func ExampleResource_CloseAsync() {
-	tracker, rec := exampleTracker()
-	r := otelguard.Track(context.Background(), "db.conn", &exampleConn{id: 1}, otelguard.WithTracker(tracker))
-	errc := r.CloseAsync(context.Background()) // returns at once
-	fmt.Println(<-errc)
-	printLifetimes(rec)
-	// Output:
-	// conn 1 closed
-	// <nil>
-	// db.conn: cleaned (close)
 }
 
 func ExampleResource_Detach() {
@@ -246,23 +250,25 @@ func ExampleNewScope() {
 
 func ExampleScope_Disarm() {
 	tracker, rec := exampleTracker()
-	build := func() (*exampleConn, error) {
-		scope := tracker.NewScope(context.Background(), "build")
-		defer scope.Close(context.Background()) // released unless disarmed
-		r := otelguard.Acquire(context.Background(), "conn", &exampleConn{id: 4},
-			func(_ context.Context, c *exampleConn) error { return c.Close() }, otelguard.WithTracker(tracker))
-		scope.Add(r)
-		c := r.Value()
-		scope.Disarm() // success: the caller owns the connection now
-		return c, nil
+	open := func() (*otelguard.Resource[*exampleConn], error) {
+		scope := tracker.NewScope(context.Background(), "open")
+		defer scope.Close(context.Background()) // released on failure, unless disarmed
+		scope.Defer("undo.register", func(context.Context) error { fmt.Println("unregistered"); return nil })
+		conn := otelguard.Track(context.Background(), "conn", &exampleConn{id: 4}, otelguard.WithTracker(tracker))
+		scope.Add(conn)
+		scope.Disarm() // success: the caller owns the connection now, still watched
+		return conn, nil
 	}
-	c, _ := build()
-	fmt.Println("caller got conn", c.id)
+	conn, _ := open()
+	fmt.Println("caller got conn", conn.Value().id)
+	_ = conn.Close(context.Background())
 	printLifetimes(rec)
 	// Output:
 	// caller got conn 4
-	// conn: disarmed (disarm)
-	// build: disarmed (disarm)
+	// conn 4 closed
+	// undo.register: disarmed (disarm)
+	// open: disarmed (disarm)
+	// conn: cleaned (close)
 }
 
 func ExampleTracker_Shutdown() {

@@ -7,8 +7,10 @@ package otelguard_test
 // checks the Tracker against a model of the contract after every operation
 // (release counters, Live) and after the sequence (each lifetime's span,
 // outcome and trigger, misuse records, what reached otel.Handle), then once
-// more after a final CloseAll and Shutdown, when every lifetime must have
-// ended exactly once.
+// more after a final CloseAll and Shutdown, when every tracked lifetime must
+// have ended exactly once. Shutdown is terminal: lifetimes acquired after it
+// run their releases but are not tracked (no span, not in Live, left out by
+// CloseAll).
 //
 // Every operation is synchronous, so the model is exact: CloseAsync is
 // waited for, and a cancelled CloseOnCancel context is followed by Flush,
@@ -94,6 +96,7 @@ type fzLife struct {
 
 	// the model
 	claimed, reported, detached bool
+	untracked                   bool // acquired after Shutdown: no span, not in Live
 	outcome                     otelguard.Outcome
 	trigger                     otelguard.Trigger
 	misuseKind                  string // the first misuse: the only one recorded as a span
@@ -170,11 +173,12 @@ type fzModel struct {
 	guards   [4]*fzLife
 	scopes   [4]*fzLife
 	trace    []string // the operations run, for failure messages
+	shut     bool     // Shutdown was called: it is terminal
 }
 
 func (m *fzModel) newLife(kind byte, mode int, watch bool) *fzLife {
 	m.seq++
-	l := &fzLife{kind: kind, seq: m.seq, mode: mode, watch: watch, name: fmt.Sprintf("%c%d", kind, m.seq)}
+	l := &fzLife{kind: kind, seq: m.seq, mode: mode, watch: watch, name: fmt.Sprintf("%c%d", kind, m.seq), untracked: m.shut}
 	l.rc = &fzRC{name: l.name, mode: mode}
 	m.lives = append(m.lives, l)
 	return l
@@ -206,7 +210,7 @@ func (m *fzModel) release(l *fzLife, trig otelguard.Trigger) (failed bool, pv an
 			failed, pv = true, fzPanic{l.name}
 		}
 	}
-	if !l.reported {
+	if !l.reported && !l.untracked {
 		l.reported, l.trigger, l.outcome = true, trig, otelguard.OutcomeCleaned
 		if failed {
 			l.outcome = otelguard.OutcomeFailed
@@ -251,27 +255,28 @@ func (m *fzModel) disarm(l *fzLife) bool {
 		return false
 	}
 	l.claimed = true
-	if !l.reported {
+	if !l.reported && !l.untracked {
 		l.reported, l.trigger, l.outcome = true, otelguard.TriggerDisarm, otelguard.OutcomeDisarmed
 	}
 	return true
 }
 
-// disarmMembers models Scope.Disarm's members: otelguard members end
-// disarmed, a nested scope's members too; foreign ones are dropped.
+// disarmMembers models Scope.Disarm's members (Python's pop_all): Defer'd
+// guards end disarmed; Resources and Scopes given with Add are handed back
+// untouched; foreign closers are dropped.
 func (m *fzModel) disarmMembers(s *fzLife) {
 	s.taken = true
 	ms := s.members
 	s.members = nil
 	for _, e := range ms {
-		if e.l != nil && m.disarm(e.l) && e.l.kind == 's' {
-			m.disarmMembers(e.l)
+		if e.l != nil && e.l.kind == 'm' {
+			m.disarm(e.l)
 		}
 	}
 }
 
 func (m *fzModel) misuse(l *fzLife, kind string) {
-	if l.misuseKind == "" {
+	if l.misuseKind == "" && !l.untracked {
 		l.misuseKind = kind
 	}
 }
@@ -558,14 +563,7 @@ func (m *fzModel) step(op, arg byte) {
 	case opCloseAll:
 		m.closeAll()
 	case opShutdown:
-		if err := m.h.tr.Shutdown(ctx); err != nil {
-			m.fatalf("Shutdown = %v", err)
-		}
-		for _, l := range m.lives {
-			if !l.claimed && !l.reported {
-				l.reported, l.trigger, l.outcome = true, otelguard.TriggerShutdown, otelguard.OutcomeOpenAtShutdown
-			}
-		}
+		m.shutdown()
 	case opFlush:
 		if err := m.h.tr.Flush(ctx); err != nil {
 			m.fatalf("Flush = %v", err)
@@ -573,15 +571,39 @@ func (m *fzModel) step(op, arg byte) {
 	}
 }
 
+// shutdown models Shutdown: terminal, it reports what is open once; what
+// is acquired after it is not tracked.
+func (m *fzModel) shutdown() {
+	if err := m.h.tr.Shutdown(context.Background()); err != nil {
+		m.fatalf("Shutdown = %v", err)
+	}
+	if m.shut {
+		return
+	}
+	m.shut = true
+	for _, l := range m.lives {
+		if !l.claimed && !l.reported && !l.untracked {
+			l.reported, l.trigger, l.outcome = true, otelguard.TriggerShutdown, otelguard.OutcomeOpenAtShutdown
+		}
+	}
+}
+
+// closeAll models CloseAll: it takes on every tracked lifetime not claimed
+// elsewhere, then releases them newest first (a scope it releases skips
+// the members it took on itself).
 func (m *fzModel) closeAll() {
 	err := m.h.tr.CloseAll(context.Background())
 	ls := slices.Clone(m.lives)
 	slices.SortFunc(ls, func(a, b *fzLife) int { return b.seq - a.seq }) // newest first
-	failed := false
+	var todo []*fzLife
 	for _, l := range ls {
-		if l.claimed {
-			continue
+		if !l.claimed && !l.untracked {
+			l.claimed = true
+			todo = append(todo, l)
 		}
+	}
+	failed := false
+	for _, l := range todo {
 		f, pv := m.release(l, otelguard.TriggerShutdown)
 		failed = failed || f
 		if pv != nil {
@@ -601,7 +623,7 @@ func (m *fzModel) checkCounters() {
 		if got := l.realRuns(); got != l.runs || got > 1 {
 			m.fatalf("%s: release ran %d times, model %d", l.name, got, l.runs)
 		}
-		if !l.claimed {
+		if !l.claimed && !l.untracked {
 			open++
 		}
 	}
@@ -639,6 +661,9 @@ func (m *fzModel) checkSpans() {
 		want := 0
 		if l.reported {
 			want = 1
+		}
+		if l.untracked && l.reported {
+			m.fatalf("%s: the model reported an untracked lifetime", l.name)
 		}
 		if len(idx) != want {
 			m.fatalf("%s: %d spans, model %d", l.name, len(idx), want)
@@ -696,13 +721,11 @@ func runLifetimeOps(t *testing.T, data []byte) {
 	// The end: every lifetime ends, exactly once.
 	m.trace = append(m.trace, "CloseAll", "Shutdown")
 	m.closeAll()
-	if err := m.h.tr.Shutdown(context.Background()); err != nil {
-		m.fatalf("Shutdown = %v", err)
-	}
+	m.shutdown()
 	m.checkCounters()
 	m.checkSpans()
 	for _, l := range m.lives {
-		if !l.claimed || !l.reported {
+		if !l.untracked && (!l.claimed || !l.reported) {
 			m.fatalf("%s never ended", l.name)
 		}
 		if l.cancel != nil {

@@ -12,7 +12,7 @@ import (
 // Drop guard (or scopeguard). Its lifetime is a span of kind guard that
 // starts at NewGuard and ends when Run or Disarm is called.
 //
-//	g := otelguard.NewGuard(ctx, "tx.rollback", tx.Rollback)
+//	g := otelguard.NewGuard(ctx, "tx.rollback", func(context.Context) error { return tx.Rollback() })
 //	defer g.Run()
 //	...
 //	if err := tx.Commit(); err == nil {
@@ -21,14 +21,14 @@ import (
 //
 // A Guard must not be copied. Its methods are safe for concurrent use;
 // exactly one of them ends the lifetime. A nil *Guard is inert: Run
-// returns nil and Disarm false.
+// returns nil, Disarm false and Name "".
 type Guard struct {
-	l       *lifetime
-	cleanup runtime.Cleanup
+	handle
 }
 
-// guardBox holds a Guard and its lifetime in one allocation, for trackers
-// without leak detection: nothing then needs the handle to be separate.
+// guardBox holds a Guard and its lifetime in one allocation, for
+// lifetimes without leak detection: nothing then needs the handle to be
+// separate.
 type guardBox struct {
 	g Guard
 	l lifetime
@@ -52,18 +52,14 @@ func (t *Tracker) NewGuard(ctx context.Context, name string, cleanup func(contex
 	return t.newGuard(ctx, name, cleanup, &cfg, 1)
 }
 
-// NewGuard is Tracker.NewGuard on Default(), or on the Tracker given with
-// WithTracker.
+// NewGuard is Tracker.NewGuard on the Tracker given with WithTracker, else
+// the one ctx carries (ContextWithTracker), else Default().
 func NewGuard(ctx context.Context, name string, cleanup func(context.Context) error, opts ...AcquireOption) *Guard {
 	if cleanup == nil {
 		panic("otelguard: NewGuard: nil cleanup function")
 	}
 	cfg := resolveAcquire(opts)
-	t := cfg.tracker
-	if t == nil {
-		t = Default()
-	}
-	return t.newGuard(ctx, name, cleanup, &cfg, 1)
+	return cfg.trackerFor(ctx).newGuard(ctx, name, cleanup, &cfg, 1)
 }
 
 func (t *Tracker) newGuard(ctx context.Context, name string, cleanup func(context.Context) error, cfg *acquireConfig, skip int) *Guard {
@@ -73,17 +69,17 @@ func (t *Tracker) newGuard(ctx context.Context, name string, cleanup func(contex
 		t.begin(&b.l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
 		return &b.g
 	}
-	l := &lifetime{}
-	g := &Guard{l: l}
-	t.begin(l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
-	g.cleanup = runtime.AddCleanup(g, leakCleanupKey, l.key())
+	g := &Guard{handle{l: &lifetime{}}}
+	t.begin(g.l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
+	watch(g, &g.handle)
 	return g
 }
 
 // Run runs the cleanup unless the guard was disarmed or already run, and
 // returns its error; a later call, or a call after Disarm, returns nil.
 // It is meant for `defer g.Run()`, and runs the cleanup on the calling
-// goroutine: Run returns when the cleanup does.
+// goroutine: Run returns when the cleanup does. The outcome follows the
+// cleanup's result as Resource.Close's does.
 //
 // Deferred directly (`defer g.Run()`) while a panic unwinds, Run ends the
 // span with trigger panic, runs the cleanup, and lets the same panic value
@@ -103,13 +99,12 @@ func (g *Guard) Run() error {
 	if g == nil || g.l == nil {
 		return nil
 	}
-	won, report := g.l.claimRelease()
-	if !won {
+	l := g.l
+	if !l.claim() {
 		return nil
 	}
 	g.cleanup.Stop()
-	c := releaseCall{l: g.l, trig: TriggerDefer, report: report}
-	res := c.run(g.l.ctx, true)
+	res := release{l: l, trig: TriggerDefer}.run(l.ctx)
 	runtime.KeepAlive(g)
 	if res.panic != nil {
 		panic(res.panic.value)
@@ -121,17 +116,16 @@ func (g *Guard) runPanicking(p any) {
 	if g == nil || g.l == nil {
 		return
 	}
-	won, report := g.l.claimRelease()
-	if !won {
+	l := g.l
+	if !l.claim() {
 		return
 	}
 	g.cleanup.Stop()
-	c := releaseCall{l: g.l, trig: TriggerPanic, report: report}
-	res := c.run(g.l.ctx, true)
+	res := release{l: l, trig: TriggerPanic}.run(l.ctx)
 	runtime.KeepAlive(g)
 	if res.panic != nil {
-		otel.Handle(fmt.Errorf("otelguard: cleanup of %q panicked while a panic was unwinding (%v): %w", g.l.name, p,
-			&PanicError{Name: g.l.name, Value: res.panic.value, Stack: res.panic.stack}))
+		otel.Handle(fmt.Errorf("otelguard: cleanup of %q panicked while a panic was unwinding (%v): %w", l.name, p,
+			&PanicError{Name: l.name, Value: res.panic.value, Stack: res.panic.stack}))
 	}
 }
 
@@ -142,10 +136,14 @@ func (g *Guard) Disarm() bool {
 	if g == nil || g.l == nil {
 		return false
 	}
-	if !g.l.disarm() {
-		return false
+	return g.disarm(0)
+}
+
+// Name returns the name the guard was started with (after the defaults and
+// the length limit NewGuard applies).
+func (g *Guard) Name() string {
+	if g == nil || g.l == nil {
+		return ""
 	}
-	g.cleanup.Stop()
-	runtime.KeepAlive(g)
-	return true
+	return g.l.name
 }

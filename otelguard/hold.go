@@ -16,16 +16,10 @@ const (
 // onHoldExceeded runs on the timer's goroutine when a lifetime with a hold
 // threshold is still open after it.
 func (l *lifetime) onHoldExceeded() {
-	for {
-		s := l.state.Load()
-		if s&(stClaimed|stReported) != 0 {
-			return // ended (or being released) in time
-		}
-		if l.state.CompareAndSwap(s, s|stHeld) {
-			break
-		}
+	if _, ok := l.update(stHeld, stClaimed|stReported|stHeld); !ok {
+		return // ended (or being released) in time
 	}
-	age := l.age()
+	age, _ := l.age()
 	if l.flags&flRecording != 0 {
 		attrs := l.appendReportAttrs(nil)
 		l.span.AddEvent(EventHoldExceeded, trace.WithAttributes(attrs...))
@@ -52,10 +46,11 @@ func (l *lifetime) holdReturned(o Outcome) {
 		l.span.AddEvent(EventReturnedLate)
 	}
 	if lg := l.t.cfg.logger; lg != nil {
+		age, _ := l.age()
 		lg.LogAttrs(context.Background(), slog.LevelInfo, "otelguard: previously reported lifetime came back",
 			slog.String("otelguard.name", l.name),
 			slog.String("otelguard.kind", string(kindNames[l.kind])),
 			slog.String("otelguard.outcome", string(o)),
-			slog.Duration("held", l.age()))
+			slog.Duration("held", age))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 )
 
 // Leak detection. A handle (Guard, Resource, Scope) gets a runtime cleanup
@@ -59,7 +58,7 @@ type leakBook struct {
 // weak.Make costs an allocation and a runtime lock per lifetime; this costs
 // neither.
 type leakKey struct {
-	tracker uint32 // trackerByID
+	tracker uint32 // see trackers
 	slot    uint32 // the lifetime's registry slot
 	seq     uint64 // its sequence number: a reused slot does not match
 }
@@ -71,66 +70,20 @@ func (l *lifetime) key() leakKey {
 
 // leakCleanupKey is the runtime cleanup attached to every handle. A lifetime
 // no longer registered was finished (its release ran or never will): there
-// is nothing to report. Nor is there once its Tracker is gone.
+// is nothing to report.
 func leakCleanupKey(k leakKey) {
 	t := trackerByID(k.tracker)
 	if t == nil {
 		return
 	}
 	if l := t.reg.lookup(k.seq, k.slot); l != nil {
-		leakCleanup(l)
+		t.queueLeak(l)
 	}
 }
 
-// trackers maps Tracker IDs to Trackers, weakly: a leak cleanup's key names
-// its Tracker by number. IDs are handed out once per Tracker, at its first
-// lifetime with leak detection; a lookup happens once per leak.
-var trackers struct {
-	mu   sync.Mutex
-	next uint32
-	byID map[uint32]weak.Pointer[Tracker]
-}
-
-// trackerID returns t's ID, giving it one the first time.
-func (t *Tracker) trackerID() uint32 {
-	if id := t.id.Load(); id != 0 {
-		return id
-	}
-	trackers.mu.Lock()
-	defer trackers.mu.Unlock()
-	if id := t.id.Load(); id != 0 {
-		return id
-	}
-	if trackers.byID == nil {
-		trackers.byID = make(map[uint32]weak.Pointer[Tracker])
-	}
-	if n := len(trackers.byID); n >= 1024 && n&(n-1) == 0 {
-		for id, w := range trackers.byID { // forget collected Trackers
-			if w.Value() == nil {
-				delete(trackers.byID, id)
-			}
-		}
-	}
-	trackers.next++
-	if trackers.next == 0 { // after 2^32 Trackers
-		trackers.next = 1
-	}
-	id := trackers.next
-	trackers.byID[id] = weak.Make(t)
-	t.id.Store(id)
-	return id
-}
-
-func trackerByID(id uint32) *Tracker {
-	trackers.mu.Lock()
-	defer trackers.mu.Unlock()
-	return trackers.byID[id].Value()
-}
-
-// leakCleanup queues the report of a lifetime whose handle is unreachable.
-func leakCleanup(l *lifetime) {
-	t := l.t
-	t.flight.add() // Shutdown and otelguardtest.Find wait for the report
+// queueLeak queues the report of a lifetime whose handle is unreachable.
+func (t *Tracker) queueLeak(l *lifetime) {
+	t.flight.addOutside() // Flush, Shutdown and otelguardtest.Find wait for the report
 	b := &t.leaks
 	b.mu.Lock()
 	b.queue = append(b.queue, l)
@@ -156,73 +109,63 @@ func (t *Tracker) reportLeaks() {
 		b.mu.Unlock()
 		for _, l := range q {
 			l.reportLeak()
-			t.flight.done()
+			t.flight.doneOutside()
 		}
 	}
 }
 
-// leakClaim decides, in one swap, what a leak report owns: the span's end
-// (report) and the release (claimed). The release is claimed when
-// ReleaseOnLeak asks for it, or when nothing else could ever run it (no
-// CloseOnCancel watch), so that the lifetime is let go.
-func (l *lifetime) leakClaim() (report, claimed bool) {
-	wantClaim := l.flags&flReleaseOnLeak != 0 || l.flags&flCancelWatch == 0
-	for {
-		s := l.state.Load()
-		if s&stReported != 0 && (s&stClaimed != 0 || !wantClaim) {
-			return false, false // ended, or reported and owned by the watch
-		}
-		n := s | stReported | stLeaked
-		if s&stClaimed == 0 && wantClaim {
-			n |= stClaimed
-		}
-		if l.state.CompareAndSwap(s, n) {
-			return s&stReported == 0, s&stClaimed == 0 && n&stClaimed != 0
-		}
-	}
-}
-
-// reportLeak ends a lifetime whose handle was found unreachable.
+// reportLeak ends a lifetime whose handle was found unreachable (or, for a
+// Scope's member guard, whose scope's was).
+//
+// With ReleaseOnLeak the release runs, on a goroutine of the library's
+// own. Not for a lifetime acquired inside a testing/synctest bubble: the
+// runtime runs leak cleanups outside every bubble, and a release touching
+// the bubble's channels, timers or contexts from there is a fatal error
+// nothing can recover from. Such a lifetime is reported leaked (with
+// otelguard.leak.released=false) and stays open, marked Leaked in Live,
+// for CloseAll — called inside the bubble, as t.Cleanup functions of a
+// bubble's test are — to release.
 func (l *lifetime) reportLeak() {
-	if l.flags&flCancelWatch != 0 && l.ctx.Err() != nil {
-		// The acquire context is done, so CloseOnCancel's release has run
-		// or is on its way (context.AfterFunc runs it unless a claim
-		// stopped the watch): the handle was let go, not leaked.
+	releaseIt := l.flags&flReleaseOnLeak != 0
+	if releaseIt && l.flags&flBubble != 0 {
+		if _, ok := l.update(stReported|stLeaked, stReported|stClaimed); ok {
+			l.endLeaked(false, -1)
+			l.t.recordLeak(l, false)
+		}
 		return
 	}
-	report, claimed := l.leakClaim()
-	if !report && !claimed {
-		return
+	set := stClaimed | stReported | stLeaked
+	if releaseIt {
+		set |= stLibrary
 	}
-	if l.kind == kScope && claimed && l.flags&flReleaseOnLeak == 0 {
-		// The scope's release is ours and will not run: its members leak
-		// with it.
-		l.rel.(*scopeState).leaked()
+	old, ok := l.update(set, stClaimed)
+	if !ok {
+		return // ended by something else meanwhile
 	}
-	if claimed && l.flags&flReleaseOnLeak != 0 {
-		// Run the release on a goroutine of its own, detached and bounded,
-		// and end the span when it returns.
-		l.t.flight.add()
+	report := old&stReported == 0 // else Shutdown reported it: still a leak
+	if releaseIt {
+		// Detached from the acquire context and bounded: nobody waits for
+		// this release but Flush and Shutdown.
+		r := release{l: l, trig: TriggerGC, flights: 1, detached: true, leak: true, report: report}
+		l.t.flight.addOutside()
 		go func() {
-			defer l.t.flight.done()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.acquireCtx()), l.t.cleanupTimeout())
+			defer l.t.flight.doneOutside()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), l.t.cleanupTimeout())
 			defer cancel()
-			c := releaseCall{l: l, trig: TriggerGC, report: report, leak: true, detached: true, flights: 1}
-			res := c.run(ctx, false)
-			reportPanic(l, res)
+			reportPanic(l, r.run(ctx))
 			l.t.recordLeak(l, true)
 		}()
 		return
 	}
-	if claimed {
-		defer l.finish()
+	defer l.finish()
+	if l.kind == kScope {
+		// The scope's release will not run: its members leak with it.
+		l.rel.(*scopeState).leaked()
 	}
 	if report {
-		l.endSpan(OutcomeLeaked, TriggerGC)
+		l.endLeaked(false, -1)
 	}
-	// After the span ended (Leaks lists ended spans only); also when
-	// Shutdown had already ended it open_at_shutdown and the handle was
-	// dropped afterwards, unreleased: that is a leak too.
+	// After the span ended (Leaks lists ended spans only).
 	l.t.recordLeak(l, false)
 }
 
@@ -250,9 +193,8 @@ func (t *Tracker) recordLeak(l *lifetime, released bool) {
 // Leaks returns the most recent leaks found (at most 256, oldest first).
 // A leak is listed once its span has ended (with ReleaseOnLeak, once its
 // release has returned). A leaked lifetime has left Live by then, unless
-// CloseOnCancel still waits to release it; LeakCount says how many were
-// found in all. Safe for concurrent use; the result is
-// a copy.
+// it still waits for its release (see ReleaseOnLeak). LeakCount says how
+// many were found in all. Safe for concurrent use; the result is a copy.
 func (t *Tracker) Leaks() []LeakRecord {
 	mustTracker(t, "Leaks")
 	b := &t.leaks

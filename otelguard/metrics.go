@@ -208,12 +208,14 @@ func (m *meters) recordFinish(a *metricAttrs) {
 	m.active.Add(context.Background(), -1, a.base...)
 }
 
-// recordEnd counts an outcome, with the lifetime's duration and, when a
-// release ran (cleanup >= 0), its duration.
+// recordEnd counts an outcome, with the lifetime's duration (when it is
+// known: life >= 0) and, when a release ran (cleanup >= 0), its duration.
 func (m *meters) recordEnd(ctx context.Context, a *metricAttrs, o Outcome, life, cleanup time.Duration) {
 	oa := &a.byOutcome[outcomeIndex(o)]
 	m.ended.Add(ctx, 1, oa.add...)
-	m.lifetime.Record(ctx, seconds(life), oa.rec...)
+	if life >= 0 {
+		m.lifetime.Record(ctx, seconds(life), oa.rec...)
+	}
 	if cleanup >= 0 {
 		m.cleanup.Record(ctx, seconds(cleanup), oa.rec...)
 	}

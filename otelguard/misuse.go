@@ -24,10 +24,13 @@ const MisuseSpanName = "otelguard.misuse"
 // lifetime's span, with the calling stack. skip counts frames between misuse's caller
 // and the user's code.
 func (l *lifetime) misuse(kind string, skip int) {
+	if l.flags&flUntracked != 0 {
+		return
+	}
 	if l.m != nil {
 		l.t.meters.recordMisuse(l.m, kind)
 	}
-	if !l.setBit(stMisused) {
+	if _, first := l.update(stMisused, stMisused); !first {
 		return
 	}
 	ts := l.t.tracerFor()

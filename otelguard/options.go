@@ -27,22 +27,25 @@ const (
 )
 
 // LeakDetection is how much work a Tracker does to find lifetimes whose
-// handle was dropped without being closed, run or disarmed.
+// handle was dropped without being closed, run or disarmed. Levels compare
+// in order of the work they do: LeakDetectionOff < LeakDetectionOn <
+// LeakDetectionStacks < LeakDetectionParanoid. The zero value is
+// LeakDetectionStacks, the default.
 type LeakDetection int
 
 const (
+	// LeakDetectionOff attaches nothing. A lifetime that is never ended
+	// stays registered with its value until CloseAll releases it or
+	// Shutdown reports it; use Off only where every lifetime is ended.
+	LeakDetectionOff LeakDetection = iota - 2
+	// LeakDetectionOn attaches a runtime cleanup but captures no stack:
+	// leaks are found and counted, without code.stacktrace.
+	LeakDetectionOn
 	// LeakDetectionStacks (the zero value and the default) attaches a
 	// runtime cleanup to every handle and captures the acquire stack
 	// (program counters only; they are symbolized when a leak or an open
 	// lifetime is reported).
-	LeakDetectionStacks LeakDetection = iota
-	// LeakDetectionOff attaches nothing. A lifetime that is never ended
-	// stays registered with its value until CloseAll releases it or
-	// Shutdown reports it; use Off only where every lifetime is ended.
-	LeakDetectionOff
-	// LeakDetectionOn attaches a runtime cleanup but captures no stack:
-	// leaks are found and counted, without code.stacktrace.
-	LeakDetectionOn
+	LeakDetectionStacks
 	// LeakDetectionParanoid is LeakDetectionStacks, plus: Resource.Touch
 	// records access points (reported with a leak as
 	// otelguard.access_records), and every lifetime span carries its
@@ -85,6 +88,7 @@ type config struct {
 	cleanupTimeout time.Duration
 	stackDepth     int
 	defaultHold    time.Duration
+	leakCheck      time.Duration // 0: DefaultLeakCheckInterval; < 0: none
 	logger         *slog.Logger
 	trim           []string
 }
@@ -170,6 +174,38 @@ func WithStackDepth(n int) Option {
 		}
 		c.stackDepth = n
 	})
+}
+
+// WithLeakCheckInterval bounds how long a dropped handle can go unfound in
+// a process that does not allocate (an idle server, a test waiting on a
+// hung pool): while the Tracker has open lifetimes under leak detection and
+// no garbage collection has run for d, it runs one (runtime.GC, on a timer
+// goroutine of its own), at most once per d, never while nothing is open.
+// A leak is then found within about 2·d. The runtime itself collects only
+// when the heap grows, and, after its first collection, at least every
+// two minutes; before a first one, never. ReleaseOnLeak, too, waits for a
+// collection.
+//
+// Zero selects DefaultLeakCheckInterval (one minute); a negative d turns
+// the check off. A busy process collects on its own and pays nothing but
+// a look at the collection count per interval; an idle one pays one
+// collection of its (small) heap per interval while something is open.
+// Lifetimes acquired inside a testing/synctest bubble, whose clock is
+// fake, arm no check.
+func WithLeakCheckInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			d = -1
+		}
+		c.leakCheck = d
+	})
+}
+
+func (t *Tracker) leakCheckInterval() time.Duration {
+	if t.cfg.leakCheck == 0 {
+		return DefaultLeakCheckInterval
+	}
+	return t.cfg.leakCheck
 }
 
 // WithDefaultHoldThreshold sets the hold threshold of every lifetime that
@@ -260,6 +296,7 @@ const (
 	opReleaseOnLeak
 	opAttributes
 	opHold
+	opCallerSkip
 )
 
 // acquireConfig is the resolved form of a list of AcquireOptions.
@@ -269,6 +306,7 @@ type acquireConfig struct {
 	releaseOnLeak bool
 	attrs         []attribute.KeyValue
 	hold          time.Duration // 0: the tracker's default; <0: none
+	callerSkip    int
 }
 
 func resolveAcquire(opts []AcquireOption) acquireConfig {
@@ -290,23 +328,45 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 			}
 		case opHold:
 			c.hold = o.d
+		case opCallerSkip:
+			c.callerSkip += int(o.d)
 		}
 	}
 	return c
 }
 
 // WithTracker makes a package-level function (NewGuard, Acquire, Track,
-// NewScope) use t instead of Default(). A nil t is ignored. Given to a
-// Tracker method it is ignored: the receiver wins.
+// NewScope) use t, whatever Tracker the context carries. A nil t is
+// ignored. Given to a Tracker method it is ignored: the receiver wins.
 func WithTracker(t *Tracker) AcquireOption {
 	return AcquireOption{op: opTracker, tracker: t}
 }
 
-// CloseOnCancel releases the lifetime when the context given at acquire is
-// done (through context.AfterFunc), with trigger cancel. The release runs
-// on a goroutine of its own, on context.WithoutCancel of that context
-// bounded by the cleanup timeout, and records otelguard.cleanup.detached.
-// An explicit Close, Run or Disarm before then stops the watch.
+// WithCallerSkip makes the acquire stack start n frames further out than
+// the caller of Acquire, Track, NewGuard or NewScope: a helper that wraps
+// them passes WithCallerSkip(1) so that reports, AcquireSite-style
+// attributes and the live view name the helper's caller, as
+// testing.TB.Helper does for test failures. Several add up; a negative n
+// counts as zero.
+func WithCallerSkip(n int) AcquireOption {
+	if n < 0 {
+		n = 0
+	}
+	return AcquireOption{op: opCallerSkip, d: time.Duration(n)}
+}
+
+// CloseOnCancel hands the release to the context given at acquire: when
+// that context is done, the release runs (trigger cancel) on the goroutine
+// context.AfterFunc starts, on context.WithoutCancel of it bounded by the
+// cleanup timeout (otelguard.cleanup.detached=true). An explicit Close,
+// Run or Disarm before then stops the watch.
+//
+// With a context that can be done (ctx.Done() != nil) the context owns the
+// release, so dropping the handle is not a leak: leak detection does not
+// watch it, and the release runs when the context is done, whatever the
+// collector did first. A context that is never done keeps the lifetime
+// open until then (Live, the hold threshold and Shutdown show it). With a
+// context that can never be done, CloseOnCancel changes nothing.
 func CloseOnCancel() AcquireOption { return AcquireOption{op: opCloseOnCancel} }
 
 // ReleaseOnLeak makes leak detection also run the release of a lifetime

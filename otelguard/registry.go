@@ -145,23 +145,48 @@ func (r *registry) snapshot() []*lifetime {
 //
 // A wait names a threshold: the number of slots its own goroutine chain
 // holds (a release that calls Flush waits for everything but itself).
+//
+// Work started from the runtime's cleanup goroutine (leak reports and
+// ReleaseOnLeak releases) runs outside every testing/synctest bubble; it
+// is also counted in outside, so that a wait inside a bubble knows to wait
+// for real work, not fake time (see event).
 type inflight struct {
-	n    atomic.Int64
-	mark atomic.Int64 // done wakes waiters once n is at or below mark
-	mu   sync.Mutex
-	wake chan struct{} // closed to wake waiters; nil when nobody waits
+	n       atomic.Int64
+	outside atomic.Int64
+	mark    atomic.Int64 // done wakes waiters once n is at or below mark
+	mu      sync.Mutex
+	wake    *event // fired to wake waiters; nil when nobody waits
 }
 
 func (f *inflight) add() { f.n.Add(1) }
 
 func (f *inflight) done() {
 	if f.n.Add(-1) <= f.mark.Load() {
-		f.mu.Lock()
-		if f.wake != nil {
-			close(f.wake)
-			f.wake = nil
-		}
-		f.mu.Unlock()
+		f.fire()
+	}
+}
+
+// addOutside and doneOutside count work that runs outside every bubble.
+// Its start and end wake waiters too, so that a wait in a bubble can
+// choose again how to wait.
+func (f *inflight) addOutside() {
+	f.outside.Add(1)
+	f.n.Add(1)
+}
+
+func (f *inflight) doneOutside() {
+	f.outside.Add(-1)
+	f.n.Add(-1)
+	f.fire()
+}
+
+func (f *inflight) fire() {
+	f.mu.Lock()
+	w := f.wake
+	f.wake = nil
+	f.mu.Unlock()
+	if w != nil {
+		w.fire()
 	}
 }
 
@@ -178,13 +203,13 @@ func (f *inflight) wait(done <-chan struct{}, threshold int64) bool {
 			return true
 		}
 		if f.wake == nil {
-			f.wake = make(chan struct{})
+			f.wake = &event{}
 		}
 		w := f.wake
 		f.mu.Unlock()
-		select {
-		case <-w:
-		case <-done:
+		outside := f.outside.Load() > 0
+		recheck := func() bool { return f.n.Load() <= threshold || (f.outside.Load() > 0) != outside }
+		if !w.wait(done, outside, recheck) {
 			return f.n.Load() <= threshold
 		}
 	}

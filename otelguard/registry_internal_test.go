@@ -18,7 +18,7 @@ func TestLeakKeyOfAReusedSlotFindsNothing(t *testing.T) {
 	ctx := context.Background()
 	rel := func(context.Context, int) error { return nil }
 	a := Acquire(ctx, "a", 0, rel, WithTracker(tr))
-	ka := a.s.lifetime.key()
+	ka := a.l.key()
 	if err := tr.CloseAll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -27,20 +27,20 @@ func TestLeakKeyOfAReusedSlotFindsNothing(t *testing.T) {
 	var others []*Resource[int]
 	for b == nil {
 		r := Acquire(ctx, "b", 0, rel, WithTracker(tr))
-		if r.s.lifetime.seq%registryShards == ka.seq%registryShards {
+		if r.l.seq%registryShards == ka.seq%registryShards {
 			b = r
 		} else {
 			others = append(others, r)
 		}
 	}
-	kb := b.s.lifetime.key()
+	kb := b.l.key()
 	if kb.tracker != ka.tracker || kb.slot != ka.slot || kb.seq == ka.seq {
 		t.Fatalf("keys %+v and %+v: want the same Tracker and slot, other sequence numbers", ka, kb)
 	}
 	if l := tr.reg.lookup(ka.seq, ka.slot); l != nil {
 		t.Fatalf("a's key finds %q", l.name)
 	}
-	if l := tr.reg.lookup(kb.seq, kb.slot); l != &b.s.lifetime {
+	if l := tr.reg.lookup(kb.seq, kb.slot); l != b.l {
 		t.Fatalf("b's key finds %v, want b", l)
 	}
 	// What the runtime does when a's handle is collected: nothing to report.
@@ -51,7 +51,7 @@ func TestLeakKeyOfAReusedSlotFindsNothing(t *testing.T) {
 	if n := tr.LeakCount(); n != 0 {
 		t.Fatalf("LeakCount = %d after a's stale key fired; want 0", n)
 	}
-	if !b.s.lifetime.registered {
+	if !b.l.registered {
 		t.Fatal("b was unregistered by a's stale key")
 	}
 	_ = b.Close(ctx)

@@ -3,7 +3,6 @@ package otelguard
 import (
 	"context"
 	"io"
-	"runtime"
 )
 
 // A Resource is a value with an explicit, possibly slow release: a
@@ -13,14 +12,16 @@ import (
 // handle dropped.
 //
 // A Resource must not be copied. Its methods are safe for concurrent use;
-// the release runs at most once.
+// the release runs at most once. A nil *Resource is inert: Close returns
+// ErrClosed, CloseAsync a channel holding ErrClosed, Value and Detach the
+// zero value, Name "".
 type Resource[T any] struct {
-	s       *resState[T]
-	cleanup runtime.Cleanup
+	handle
 }
 
 // resState is the argument side of a Resource: the value and its release
-// live here, not in the handle, so leak detection can see the handle go.
+// live here, with the lifetime, not in the handle, so leak detection can
+// see the handle go.
 type resState[T any] struct {
 	lifetime
 	value T
@@ -32,7 +33,8 @@ func (s *resState[T]) release(ctx context.Context) error { return s.fn(ctx, s.va
 // Acquire starts a resource named name holding value, released by
 // release(ctx, value), as a child of the span in ctx. It panics if release
 // is nil. An empty name becomes "otelguard.resource"; a nil ctx is taken as
-// context.Background(). It uses Default() unless opts holds WithTracker.
+// context.Background(). It uses the Tracker given with WithTracker, else
+// the one ctx carries (ContextWithTracker), else Default().
 //
 // Leak detection watches the returned handle. A value or release that
 // references the handle itself keeps the handle reachable and silently
@@ -59,114 +61,88 @@ func Track[T io.Closer](ctx context.Context, name string, value T, opts ...Acqui
 func closeValue[T io.Closer](_ context.Context, v T) error { return v.Close() }
 
 func acquire[T any](ctx context.Context, name string, value T, release func(context.Context, T) error, cfg *acquireConfig, skip int) *Resource[T] {
-	t := cfg.tracker
-	if t == nil {
-		t = Default()
-	}
 	s := &resState[T]{value: value, fn: release}
-	r := &Resource[T]{s: s}
-	t.begin(&s.lifetime, ctx, kResource, name, s, cfg, skip+1)
-	if t.leakDetection() {
-		r.cleanup = runtime.AddCleanup(r, leakCleanupKey, s.lifetime.key())
-	}
+	r := &Resource[T]{handle{l: &s.lifetime}}
+	cfg.trackerFor(ctx).begin(&s.lifetime, ctx, kResource, name, s, cfg, skip+1)
+	watch(r, &r.handle)
 	return r
 }
+
+func (r *Resource[T]) state() *resState[T] { return r.l.rel.(*resState[T]) }
 
 // Value returns the value. Calling it after the lifetime ended (Close,
 // Detach, CloseOnCancel, CloseAll) is misuse: the first such call is
 // recorded as a short span named otelguard.misuse, linked to the
 // lifetime's span, with otelguard.misuse.kind use_after_close (or
 // use_after_detach) and the calling stack. The value is returned anyway.
+// A lifetime that Shutdown reported open, or that a Scope's Disarm handed
+// back, has not ended: its Value is not misuse.
 func (r *Resource[T]) Value() T {
-	if st := r.s.state.Load(); st&stClaimed != 0 {
+	if r == nil || r.l == nil {
+		var zero T
+		return zero
+	}
+	if st := r.l.state.Load(); st&stClaimed != 0 {
 		kind := misuseUseAfterClose
 		if st&stDetached != 0 {
 			kind = misuseUseAfterDetach
 		}
-		r.s.misuse(kind, 1)
+		r.l.misuse(kind, 1)
 	}
-	return r.s.value
+	return r.state().value
 }
 
-// Close releases the resource with ctx (with the resource's span, so the
-// release's own spans nest under it) and ends the span: cleaned when the
-// release returns nil, failed when it returns an error or panics,
-// timed_out when it outlives ctx's deadline.
+// Close releases the resource on the calling goroutine, with ctx (with the
+// resource's span, so the release's own spans nest under it), and ends
+// the span with the outcome the release's result gives:
 //
-// With a ctx that carries a deadline, the release runs on a goroutine of
-// its own and Close returns by the deadline; a release that ignores its ctx
-// goes on in the background (Shutdown waits for it) and Close returns an
-// error wrapping ctx.Err(). Without a deadline, the release runs on the
-// calling goroutine. With a ctx that is already done (a cancelled task
-// cleaning up), the release gets context.WithoutCancel(ctx) bounded by the
-// cleanup timeout, and the span records otelguard.cleanup.detached=true.
+//	nil                                          cleaned
+//	an error wrapping context.DeadlineExceeded   timed_out (error.type=timeout)
+//	any other error, context.Canceled included   failed (error.type of the error)
+//	a panic                                      failed; the panic goes on
+//
+// Close runs the release where it is called, whatever ctx carries: it
+// starts no goroutine and returns when the release does. The release is
+// expected to honour ctx; for a release bounded whatever it does, use
+// CloseAsync. With a ctx that is already done (a cancelled task cleaning
+// up), the release gets context.WithoutCancel(ctx) bounded by the cleanup
+// timeout, and the span records otelguard.cleanup.detached=true.
 //
 // A panic in the release ends the span failed and goes on to Close's
-// caller with the same value (from a release run on its own goroutine,
-// without its original stack; after the deadline it can only go to
-// otel.Handle).
+// caller with the same value and its original stack.
 //
 // The release runs at most once. A repeated or concurrent Close runs
 // nothing: it waits for a release in flight (bounded by its ctx) and
 // returns an error wrapping ErrClosed; `defer r.Close(ctx)` after an
 // explicit Close is normal and not misuse.
 func (r *Resource[T]) Close(ctx context.Context) error {
-	won, report := r.s.claimRelease()
-	if !won {
-		return r.s.waitFinished(ctx)
+	if r == nil || r.l == nil {
+		return ErrClosed
 	}
-	r.cleanup.Stop()
-	c := releaseCall{l: &r.s.lifetime, trig: TriggerClose, report: report}
-	res := c.run(ctx, false)
-	runtime.KeepAlive(r)
-	if res.panic != nil {
-		panic(res.panic.value)
-	}
-	return res.err
+	return r.closeInline(ctx, TriggerClose)
 }
 
-// CloseAsync is Close on a goroutine of the library's own. The returned
-// channel is buffered and receives exactly one value: Close's error. A
-// panic in the release does not crash the process: it is reported through
-// otel.Handle and received as a *PanicError. Shutdown waits for releases
-// started by CloseAsync.
+// CloseAsync releases the resource on a goroutine of the library's own,
+// bounded by ctx. The returned channel is buffered and receives exactly
+// one value, by ctx's deadline at the latest: the release's error (a
+// panic as a *PanicError, also reported through otel.Handle), or, if ctx
+// is done first, an error wrapping ctx.Err(). In that case the span ends
+// then — timed_out at a deadline, failed when ctx is cancelled — and the
+// release goes on in the background as a straggler, which Flush and
+// Shutdown wait for; its late error goes to otel.Handle.
+//
+// With a ctx that is already done (a cancelled task cleaning up), the
+// release runs on context.WithoutCancel(ctx) bounded by the cleanup
+// timeout, as Close would run it, and that bound is the one the channel
+// is given by. A CloseAsync that loses the claim receives what a repeated
+// Close returns.
 func (r *Resource[T]) CloseAsync(ctx context.Context) <-chan error {
-	ch := make(chan error, 1)
-	l := &r.s.lifetime
-	won, report := l.claimRelease()
-	if !won {
-		if l.finished() {
-			ch <- ErrClosed
-			return ch
-		}
-		l.t.flight.add()
-		go func() {
-			defer l.t.flight.done()
-			ch <- l.waitFinished(ctx)
-		}()
+	if r == nil || r.l == nil {
+		ch := make(chan error, 1)
+		ch <- ErrClosed
 		return ch
 	}
-	r.cleanup.Stop()
-	runtime.KeepAlive(r)
-	l.t.flight.add()
-	go func() {
-		defer l.t.flight.done()
-		sent := false
-		defer func() {
-			if !sent { // the release called runtime.Goexit
-				ch <- errGoexit(l)
-			}
-		}()
-		c := releaseCall{l: l, trig: TriggerClose, report: report, flights: 1}
-		res := c.run(ctx, false)
-		err := reportPanic(l, res)
-		if res.goexit {
-			err = errGoexit(l)
-		}
-		ch <- err
-		sent = true
-	}()
-	return ch
+	return r.closeAsync(ctx)
 }
 
 // Detach ends the lifetime without releasing (outcome disarmed, trigger
@@ -174,15 +150,21 @@ func (r *Resource[T]) CloseAsync(ctx context.Context) <-chan error {
 // the lifetime ended, it releases nothing, records misuse
 // (detach_after_close) and returns the value.
 func (r *Resource[T]) Detach() T {
-	v := r.s.value
-	if r.s.disarmAs(stDetached) {
-		r.cleanup.Stop()
-		runtime.KeepAlive(r)
-	} else {
-		r.s.misuse(misuseDetachAfterClose, 1)
+	if r == nil || r.l == nil {
+		var zero T
+		return zero
 	}
-	return v
+	if !r.disarm(stDetached) {
+		r.l.misuse(misuseDetachAfterClose, 1)
+	}
+	return r.state().value
 }
 
-// Name returns the name the resource was acquired with.
-func (r *Resource[T]) Name() string { return r.s.name }
+// Name returns the name the resource was acquired with (after the
+// defaults and the length limit Acquire applies).
+func (r *Resource[T]) Name() string {
+	if r == nil || r.l == nil {
+		return ""
+	}
+	return r.l.name
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,7 +176,10 @@ func TestCloseWithDoneCtxRunsDetached(t *testing.T) {
 	}
 }
 
-func TestCloseReturnsByDeadlineAndShutdownWaitsForStraggler(t *testing.T) {
+// CloseAsync is the bounded release: its channel gets DeadlineExceeded at
+// the deadline, the span ends timed_out then, and the release goes on as a
+// straggler that Flush and Shutdown wait for.
+func TestCloseAsyncReturnsByDeadlineAndShutdownWaitsForStraggler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		unblock := make(chan struct{})
@@ -187,20 +192,17 @@ func TestCloseReturnsByDeadlineAndShutdownWaitsForStraggler(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		err := r.Close(ctx)
+		err := <-r.CloseAsync(ctx)
 		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Close = %v, want DeadlineExceeded", err)
+			t.Fatalf("CloseAsync = %v, want DeadlineExceeded", err)
 		}
 		if d := time.Since(start); d != 200*time.Millisecond {
-			t.Fatalf("Close returned after %v, want at the 200ms deadline", d)
+			t.Fatalf("CloseAsync delivered after %v, want at the 200ms deadline", d)
 		}
 		s := h.one(t, "slow")
 		a := wantEnd(t, s, otelguard.OutcomeTimedOut, otelguard.TriggerClose)
 		if a[otelguard.ErrorTypeKey].AsString() != "timeout" || s.Status().Code != codes.Error {
 			t.Errorf("error.type = %v, status = %v", a[otelguard.ErrorTypeKey], s.Status())
-		}
-		if got := a[otelguard.CleanupDurationKey].AsFloat64(); got != 200 {
-			t.Errorf("duration_ms = %v, want 200", got)
 		}
 		if live := h.tr.Live(); len(live) != 1 || !live[0].Releasing {
 			t.Fatalf("the straggler should still be live and releasing: %+v", live)
@@ -212,8 +214,8 @@ func TestCloseReturnsByDeadlineAndShutdownWaitsForStraggler(t *testing.T) {
 			t.Fatalf("Shutdown with a straggler running = %v, want DeadlineExceeded", err)
 		}
 		go close(unblock)
-		if err := h.tr.Shutdown(context.Background()); err != nil {
-			t.Fatalf("Shutdown = %v", err)
+		if err := h.tr.Flush(context.Background()); err != nil {
+			t.Fatalf("Flush = %v", err)
 		}
 		<-finished
 		if live := h.tr.Live(); len(live) != 0 {
@@ -225,6 +227,68 @@ func TestCloseReturnsByDeadlineAndShutdownWaitsForStraggler(t *testing.T) {
 		}
 		if n := len(h.ended("slow")); n != 1 {
 			t.Fatalf("%d spans for one lifetime", n)
+		}
+	})
+}
+
+// Close runs the release where it is called, whatever ctx carries: with a
+// ctx that carries a deadline, the release runs on the caller's goroutine
+// (its stack holds the caller's frames), and Close returns when it does.
+// (Before the v1 contract a deadline made Close start a goroutine, which
+// cost 1.67x and lost a panic's stack.)
+func TestCloseWithDeadlineRunsWhereCalled(t *testing.T) {
+	h := newHarness(t)
+	var stack string
+	r := otelguard.Acquire(context.Background(), "c", 0, func(context.Context, int) error {
+		buf := make([]byte, 64<<10)
+		stack = string(buf[:runtime.Stack(buf, false)])
+		return nil
+	}, otelguard.WithTracker(h.tr))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stack, "TestCloseWithDeadlineRunsWhereCalled(") {
+		t.Fatalf("the release ran on another goroutine:\n%s", stack)
+	}
+	wantEnd(t, h.one(t, "c"), otelguard.OutcomeCleaned, otelguard.TriggerClose)
+}
+
+// A Close ctx with a deadline that is cancelled is a cancellation, not a
+// timeout: a release returning ctx.Err() ends failed with error.type
+// canceled. (Before the v1 contract it gave timed_out, error.type=timeout,
+// "abandoned at its deadline: context canceled".) CloseAsync given up by a
+// cancellation ends failed the same way.
+func TestCancellationIsNotATimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		honours := func(ctx context.Context, _ int) error { <-ctx.Done(); return ctx.Err() }
+		r := otelguard.Acquire(context.Background(), "close", 0, honours, otelguard.WithTracker(h.tr))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		time.AfterFunc(time.Second, cancel)
+		if err := r.Close(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Close = %v, want context.Canceled", err)
+		}
+		a := wantEnd(t, h.one(t, "close"), otelguard.OutcomeFailed, otelguard.TriggerClose)
+		if got := a[otelguard.ErrorTypeKey].AsString(); got != "canceled" {
+			t.Errorf("error.type = %q, want canceled", got)
+		}
+
+		unblock := make(chan struct{})
+		ra := otelguard.Acquire(context.Background(), "async", 0, func(context.Context, int) error { <-unblock; return nil }, otelguard.WithTracker(h.tr))
+		actx, acancel := context.WithTimeout(context.Background(), time.Hour)
+		time.AfterFunc(time.Second, acancel)
+		if err := <-ra.CloseAsync(actx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("CloseAsync = %v, want context.Canceled", err)
+		}
+		a = wantEnd(t, h.one(t, "async"), otelguard.OutcomeFailed, otelguard.TriggerClose)
+		if got := a[otelguard.ErrorTypeKey].AsString(); got != "canceled" {
+			t.Errorf("error.type = %q, want canceled", got)
+		}
+		close(unblock)
+		if err := h.tr.Flush(context.Background()); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
@@ -425,7 +489,7 @@ func TestCloseOnCancelRacesClose(t *testing.T) {
 		wg.Go(cancel)
 		wg.Go(func() { _ = r.Close(context.Background()) })
 		wg.Wait()
-		_ = h.tr.Shutdown(context.Background())
+		_ = h.tr.Flush(context.Background())
 		if runs.Load() != 1 {
 			t.Fatalf("release ran %d times", runs.Load())
 		}

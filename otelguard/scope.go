@@ -4,22 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"runtime/debug"
 	"sync"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // A Scope is a stack of cleanups released newest first, like Python's
 // ExitStack or a function's defers: Defer and Add push, Close pops them
 // all. Its lifetime is a span of kind scope; each member has its own span.
 //
-// A Scope must not be copied. Its methods are safe for concurrent use.
+// A Scope must not be copied. Its methods are safe for concurrent use. A
+// nil *Scope is inert: Close returns ErrClosed, Disarm does nothing, Name
+// returns "", and Defer and Add panic (there is nothing to push onto).
 type Scope struct {
-	s       *scopeState
-	cleanup runtime.Cleanup
+	handle
 }
 
 // Closer is what Scope.Add takes charge of: anything with
@@ -28,21 +27,25 @@ type Closer interface {
 	Close(ctx context.Context) error
 }
 
-// member is how a Scope closes its otelguard members with its own trigger
-// and without spawning goroutines of their own.
+// member is an otelguard handle that a Scope closes itself, with trigger
+// scope and on the goroutine closing the scope.
 type member interface {
-	memberLifetime() *lifetime
-	stopLeakWatch()
-	isNil() bool
+	handleOf() *handle
 }
 
-func (r *Resource[T]) isNil() bool { return r == nil || r.s == nil }
-func (s *Scope) isNil() bool       { return s == nil || s.s == nil }
+func (r *Resource[T]) handleOf() *handle {
+	if r == nil || r.l == nil {
+		return nil
+	}
+	return &r.handle
+}
 
-func (r *Resource[T]) memberLifetime() *lifetime { return &r.s.lifetime }
-func (s *Scope) memberLifetime() *lifetime       { return &s.s.lifetime }
-func (r *Resource[T]) stopLeakWatch()            { r.cleanup.Stop(); runtime.KeepAlive(r) }
-func (s *Scope) stopLeakWatch()                  { s.cleanup.Stop(); runtime.KeepAlive(s) }
+func (s *Scope) handleOf() *handle {
+	if s == nil || s.l == nil {
+		return nil
+	}
+	return &s.handle
+}
 
 type scopeState struct {
 	lifetime
@@ -51,39 +54,44 @@ type scopeState struct {
 	members []scopeEntry
 }
 
+// scopeEntry is one member: a Defer'd guard (l, with flMember), an
+// otelguard handle given to Add (h), or a foreign closer (c).
 type scopeEntry struct {
-	l *lifetime // a Defer'd guard or an otelguard handle's lifetime
-	c Closer    // a foreign closer (l == nil), or the handle owning l
+	l *lifetime
+	h *handle
+	c Closer
 }
 
 // NewScope starts a scope named name, as a child of the span in ctx. An
 // empty name becomes "otelguard.scope"; a nil ctx is taken as
-// context.Background(). WithTracker among opts is ignored.
+// context.Background(). WithTracker among opts is ignored: the receiver
+// is the tracker.
 func (t *Tracker) NewScope(ctx context.Context, name string, opts ...AcquireOption) *Scope {
 	mustTracker(t, "NewScope")
 	cfg := resolveAcquire(opts)
 	return t.newScope(ctx, name, &cfg, 1)
 }
 
-// NewScope is Tracker.NewScope on Default(), or on the Tracker given with
-// WithTracker.
+// NewScope is Tracker.NewScope on the Tracker given with WithTracker, else
+// the one ctx carries (ContextWithTracker), else Default().
 func NewScope(ctx context.Context, name string, opts ...AcquireOption) *Scope {
 	cfg := resolveAcquire(opts)
-	t := cfg.tracker
-	if t == nil {
-		t = Default()
-	}
-	return t.newScope(ctx, name, &cfg, 1)
+	return cfg.trackerFor(ctx).newScope(ctx, name, &cfg, 1)
 }
 
 func (t *Tracker) newScope(ctx context.Context, name string, cfg *acquireConfig, skip int) *Scope {
-	s := &scopeState{}
-	sc := &Scope{s: s}
-	t.begin(&s.lifetime, ctx, kScope, name, s, cfg, skip+1)
-	if t.leakDetection() {
-		sc.cleanup = runtime.AddCleanup(sc, leakCleanupKey, s.lifetime.key())
-	}
+	st := &scopeState{}
+	sc := &Scope{handle{l: &st.lifetime}}
+	t.begin(&st.lifetime, ctx, kScope, name, st, cfg, skip+1)
+	watch(sc, &sc.handle)
 	return sc
+}
+
+func (s *Scope) state() *scopeState {
+	if s == nil || s.l == nil {
+		panic("otelguard: method called on a nil *Scope")
+	}
+	return s.l.rel.(*scopeState)
 }
 
 // Defer pushes a cleanup: a member guard with a span of its own (kind
@@ -96,34 +104,35 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 	if cleanup == nil {
 		panic("otelguard: Scope.Defer: nil cleanup function")
 	}
-	st := s.s
+	st := s.state()
 	m := &lifetime{flags: flMember}
-	st.t.begin(m, st.spanContext(), kGuard, name, guardFunc(cleanup), &acquireConfig{}, 1)
+	st.t.begin(m, st.spanContext(st.ctx), kGuard, name, guardFunc(cleanup), &acquireConfig{}, 1)
 	if st.push(scopeEntry{l: m}) {
 		return
 	}
 	st.misuse(misuseAddAfterClose, 1)
-	res, _ := m.closeWith(st.ctx, TriggerScope, true, 0)
-	reportPanic(m, res)
+	if m.claim() {
+		reportPanic(m, release{l: m, trig: TriggerScope}.run(st.ctx))
+	}
 }
 
 // Add makes the scope take charge of closing c: Close closes it in turn
 // (newest first), with the scope's ctx. For an otelguard *Resource or
-// *Scope the member ends with trigger scope. It panics if c is nil. On a
-// scope that has already ended, c is closed at once with
-// context.Background(), an error or panic from it goes to otel.Handle, and
-// the call is recorded as misuse.
+// *Scope the member ends with trigger scope; while it is a member, the
+// scope holds its handle, so leak detection does not report it on its
+// own. It panics if c is nil. On a scope that has already ended, c is
+// closed at once with context.Background(), an error or panic from it
+// goes to otel.Handle, and the call is recorded as misuse.
 func (s *Scope) Add(c Closer) {
 	if c == nil {
 		panic("otelguard: Scope.Add: nil closer")
 	}
-	st := s.s
+	st := s.state()
 	e := scopeEntry{c: c}
 	if m, ok := c.(member); ok {
-		if m.isNil() {
+		if e.h = m.handleOf(); e.h == nil {
 			panic(fmt.Sprintf("otelguard: Scope.Add: nil %T", c))
 		}
-		e.l = m.memberLifetime()
 	}
 	if st.push(e) {
 		return
@@ -137,15 +146,6 @@ func (s *Scope) Add(c Closer) {
 	case err != nil && !errors.Is(err, ErrClosed):
 		otel.Handle(fmt.Errorf("otelguard: closing a closer added to ended scope %q: %w", st.name, err))
 	}
-}
-
-// spanContext is the scope's acquire context with the scope's span, the
-// parent of its members' spans.
-func (st *scopeState) spanContext() context.Context {
-	if st.span == nil {
-		return st.ctx
-	}
-	return trace.ContextWithSpan(st.ctx, st.span)
 }
 
 // push adds a member unless the scope has ended.
@@ -169,114 +169,139 @@ func (st *scopeState) take() []scopeEntry {
 	return ms
 }
 
-// release closes every member newest first, even when one fails or
-// panics, and joins their errors. A member already ended elsewhere
-// (ErrClosed) is not an error. The first panic goes on after all members
-// were closed.
+// release closes every member newest first, even when one fails, panics
+// or calls runtime.Goexit, and joins their errors. A member already ended
+// elsewhere (ErrClosed) is not an error. The first panic goes on after
+// every member was closed; a Goexit goes on too, after the older members
+// were closed (each Goexit'ing member ends failed).
 func (st *scopeState) release(ctx context.Context) error {
-	ms := st.take()
-	var errs []error
-	var firstPanic *panicked
-	for i := len(ms) - 1; i >= 0; i-- {
-		p, err := closeEntry(ctx, ms[i])
-		if p != nil && firstPanic == nil {
-			firstPanic = p
+	c := scopeClose{ms: st.take(), i: -1}
+	c.i = len(c.ms) - 1
+	c.closeRest(ctx)
+	if c.firstPanic != nil {
+		panic(c.firstPanic.value)
+	}
+	return errors.Join(c.errs...)
+}
+
+// scopeClose is one run of a scope's release.
+type scopeClose struct {
+	ms         []scopeEntry
+	i          int // the member being closed; counts down
+	errs       []error
+	firstPanic *panicked
+}
+
+// closeRest closes members i down to 0. If one calls runtime.Goexit, the
+// deferred call goes on with the older ones while the Goexit unwinds: a
+// Goexit cannot be stopped, but the deferred calls it runs can still do
+// the scope's work.
+func (c *scopeClose) closeRest(ctx context.Context) {
+	returned := false
+	defer func() {
+		if !returned {
+			c.errs = append(c.errs, fmt.Errorf("otelguard: scope member %d called runtime.Goexit", c.i))
+			c.i--
+			c.closeRest(ctx)
+		}
+	}()
+	for ; c.i >= 0; c.i-- {
+		p, err := closeEntry(ctx, c.ms[c.i])
+		if p != nil && c.firstPanic == nil {
+			c.firstPanic = p
 		}
 		if err != nil && !errors.Is(err, ErrClosed) {
-			errs = append(errs, err)
+			c.errs = append(c.errs, err)
 		}
 	}
-	if firstPanic != nil {
-		panic(firstPanic.value)
-	}
-	return errors.Join(errs...)
+	returned = true
 }
 
 // closeEntry closes one member, recovering a panic so the others still
 // close.
 func closeEntry(ctx context.Context, e scopeEntry) (p *panicked, err error) {
-	if e.l != nil {
-		res, ok := e.l.closeWith(ctx, TriggerScope, true, 0)
-		if !ok {
+	l := e.l
+	if e.h != nil {
+		l = e.h.l
+	}
+	if l != nil {
+		if !l.claim() {
 			return nil, nil // ended elsewhere
 		}
-		if m, isMember := e.c.(member); isMember {
-			m.stopLeakWatch()
+		if e.h != nil {
+			e.h.cleanup.Stop()
 		}
+		res := release{l: l, trig: TriggerScope}.run(ctx)
 		if res.panic != nil {
-			return res.panic, &PanicError{Name: e.l.name, Value: res.panic.value, Stack: res.panic.stack}
+			return res.panic, &PanicError{Name: l.name, Value: res.panic.value, Stack: res.panic.stack}
 		}
 		return nil, res.err
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			p = &panicked{value: r, stack: debug.Stack()}
-			err = &PanicError{Name: "closer", Value: r, Stack: p.stack}
+			err = &PanicError{Name: fmt.Sprintf("%T", e.c), Value: r, Stack: p.stack}
 		}
 	}()
 	return nil, e.c.Close(ctx)
 }
 
-// Close closes every member, newest first, each with ctx (detached and
-// bounded by the cleanup timeout once ctx is done), then ends the scope's
-// span: cleaned, or failed with error.type of the first error. Every
-// member is closed even if another fails or panics; all errors are joined
-// with errors.Join, and a member already closed elsewhere (ErrClosed) is
-// not an error. A panic in a member goes on, after the others are closed.
-//
-// With a ctx that carries a deadline, the members are closed on a
-// goroutine of the library's own and Close returns by the deadline, as
-// Resource.Close does. A repeated Close returns ErrClosed.
+// Close closes every member, newest first, each with ctx, then ends the
+// scope's span: cleaned, or with the outcome the joined error gives (as
+// Resource.Close's). It runs on the calling goroutine, whatever ctx
+// carries. Every member is closed even if another fails, panics or calls
+// runtime.Goexit; all errors are joined with errors.Join, and a member
+// already closed elsewhere (ErrClosed) is not an error. A panic in a
+// member goes on, after the others are closed. With a ctx that is already
+// done, the members get context.WithoutCancel(ctx) bounded by the cleanup
+// timeout. A repeated Close returns ErrClosed.
 func (s *Scope) Close(ctx context.Context) error {
-	l := &s.s.lifetime
-	won, report := l.claimRelease()
-	if !won {
-		return l.waitFinished(ctx)
+	if s == nil || s.l == nil {
+		return ErrClosed
 	}
-	s.cleanup.Stop()
-	c := releaseCall{l: l, trig: TriggerClose, report: report}
-	res := c.run(ctx, false)
-	runtime.KeepAlive(s)
-	if res.panic != nil {
-		panic(res.panic.value)
-	}
-	return res.err
+	return s.closeInline(ctx, TriggerClose)
 }
 
-// Disarm ends the scope without releasing anything: otelguard members end
-// disarmed (trigger disarm), nested scopes' members too, and foreign
-// closers are dropped. The caller takes
-// over whatever the members held (Python's ExitStack.pop_all). It does
-// nothing on a scope that has already ended.
+// Disarm ends the scope without releasing anything (Python's
+// ExitStack.pop_all): cleanups given with Defer end disarmed (trigger
+// disarm); Resources and Scopes given with Add are handed back untouched —
+// still open, still watched by leak detection, their handles fully usable
+// (Value is not misuse, Close releases them and ends them cleaned);
+// foreign closers are dropped. It does nothing on a scope that has already
+// ended.
 func (s *Scope) Disarm() {
-	l := &s.s.lifetime
-	if !l.disarm() {
+	if s == nil || s.l == nil {
 		return
 	}
-	s.cleanup.Stop()
-	runtime.KeepAlive(s)
+	s.disarm(0)
 }
 
-// disarmMembers ends every otelguard member disarmed (a nested scope's
-// members with it) and drops foreign closers; the scope takes no more.
+// Name returns the name the scope was started with (after the defaults
+// and the length limit NewScope applies).
+func (s *Scope) Name() string {
+	if s == nil || s.l == nil {
+		return ""
+	}
+	return s.l.name
+}
+
+// disarmMembers ends every member guard disarmed and lets go of the rest;
+// the scope takes no more.
 func (st *scopeState) disarmMembers() {
 	for _, e := range st.take() {
-		if e.l != nil && e.l.disarm() {
-			if m, isMember := e.c.(member); isMember {
-				m.stopLeakWatch()
-			}
+		if e.l != nil {
+			e.l.disarm(0)
 		}
 	}
 }
 
 // leaked handles the members of a scope whose handle was found
-// unreachable. Without ReleaseOnLeak, member guards are reported leaked
-// with the scope, and other members are let go, so that their own leak
-// detection can see them. With ReleaseOnLeak, the scope's release closes
-// them all.
+// unreachable and whose release will not run: member guards are reported
+// leaked with the scope; other members are let go, so that their own leak
+// detection can see them.
 func (st *scopeState) leaked() {
 	for _, e := range st.take() {
-		if e.l != nil && e.l.flags&flMember != 0 {
+		if e.l != nil {
 			e.l.reportLeak()
 		}
 	}

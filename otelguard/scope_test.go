@@ -109,11 +109,22 @@ func TestScopeDisarm(t *testing.T) {
 	if len(log.seq) != 0 {
 		t.Fatalf("Disarm released %v", log.seq)
 	}
-	for _, n := range []string{"s", "m", "r"} {
+	for _, n := range []string{"s", "m"} {
 		wantEnd(t, h.one(t, n), otelguard.OutcomeDisarmed, otelguard.TriggerDisarm)
 	}
 	if err := sc.Close(context.Background()); !errors.Is(err, otelguard.ErrClosed) {
 		t.Fatalf("Close after Disarm = %v", err)
+	}
+	// The Resource was handed back: still open, released by its own Close.
+	if n := len(h.ended("r")); n != 0 {
+		t.Fatalf("the handed-back resource's span ended at Disarm")
+	}
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantEnd(t, h.one(t, "r"), otelguard.OutcomeCleaned, otelguard.TriggerClose)
+	if want := []string{"r"}; !slices.Equal(log.seq, want) { // the foreign closer was dropped
+		t.Fatalf("released %v, want %v", log.seq, want)
 	}
 }
 
@@ -161,35 +172,77 @@ func TestScopeDeferAfterCloseRunsAtOnce(t *testing.T) {
 	}
 }
 
-func TestScopeCloseReturnsByDeadline(t *testing.T) {
+// Scope.Close runs its members where it is called, each with the ctx given
+// to Close: a member that honours its ctx returns at the deadline, the
+// members after it get the ctx detached (it is done by then) and still
+// close, in order, and Close returns when the last one has; the scope's
+// joined error wraps DeadlineExceeded, so it ends timed_out.
+func TestScopeCloseRunsWhereCalled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		var log orderLog
-		unblock := make(chan struct{})
 		sc := h.tr.NewScope(context.Background(), "s")
 		sc.Defer("conn", log.cleanup("conn", nil))
-		sc.Defer("stuck", func(context.Context) error { <-unblock; log.add("stuck"); return nil })
+		sc.Defer("slow", func(ctx context.Context) error { <-ctx.Done(); log.add("slow"); return ctx.Err() })
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
+		start := time.Now()
 		err := sc.Close(ctx)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Close = %v", err)
 		}
-		wantEnd(t, h.one(t, "s"), otelguard.OutcomeTimedOut, otelguard.TriggerClose)
-		close(unblock)
-		synctest.Wait() // the straggling scope finishes its members
-		if err := h.tr.Shutdown(context.Background()); err != nil {
-			t.Fatal(err)
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("Close returned after %v, want 1s", d)
 		}
-		// The members still close, in order, after the scope gave up waiting.
-		if want := []string{"stuck", "conn"}; !slices.Equal(log.seq, want) {
+		if want := []string{"slow", "conn"}; !slices.Equal(log.seq, want) {
 			t.Fatalf("closed %v, want %v", log.seq, want)
 		}
+		wantEnd(t, h.one(t, "s"), otelguard.OutcomeTimedOut, otelguard.TriggerClose)
+		wantEnd(t, h.one(t, "slow"), otelguard.OutcomeTimedOut, otelguard.TriggerScope)
 		a := wantEnd(t, h.one(t, "conn"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
 		if !a[otelguard.CleanupDetachedKey].AsBool() {
 			t.Error("member closed after the deadline was not detached")
 		}
 	})
+}
+
+// A member whose release calls runtime.Goexit (t.FailNow in a test
+// cleanup) cannot stop the scope: its older members are still released,
+// every lifetime ends exactly once, and then the Goexit goes on. (Before
+// the v1 contract the older members were left with no owner and never
+// ended.)
+func TestScopeMemberGoexitStillReleasesOlderMembers(t *testing.T) {
+	h := newHarness(t)
+	var log orderLog
+	sc := h.tr.NewScope(context.Background(), "s")
+	sc.Defer("oldest", log.cleanup("oldest", nil))
+	r := otelguard.Acquire(context.Background(), "res", 0, func(context.Context, int) error { log.add("res"); return nil }, otelguard.WithTracker(h.tr))
+	sc.Add(r)
+	sc.Defer("exits", func(context.Context) error { runtimeGoexit(); return nil })
+	sc.Defer("exits-too", func(context.Context) error { runtimeGoexit(); return nil })
+	sc.Defer("newest", log.cleanup("newest", nil))
+	done := make(chan bool, 1)
+	go func() {
+		defer func() { done <- false }()
+		_ = sc.Close(context.Background())
+		done <- true
+	}()
+	if <-done {
+		t.Fatal("Close returned although a member called Goexit")
+	}
+	if want := []string{"newest", "res", "oldest"}; !slices.Equal(log.seq, want) {
+		t.Fatalf("released %v, want %v", log.seq, want)
+	}
+	for _, n := range []string{"exits", "exits-too"} {
+		wantEnd(t, h.one(t, n), otelguard.OutcomeFailed, otelguard.TriggerScope)
+	}
+	for _, n := range []string{"newest", "res", "oldest"} {
+		wantEnd(t, h.one(t, n), otelguard.OutcomeCleaned, otelguard.TriggerScope)
+	}
+	wantEnd(t, h.one(t, "s"), otelguard.OutcomeFailed, otelguard.TriggerClose)
+	if live := h.tr.Live(); len(live) != 0 {
+		t.Fatalf("Live = %+v", live)
+	}
 }
 
 func TestNestedScope(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,14 +43,17 @@ const (
 
 var stPathNames = [...]string{"close", "async", "detach", "cancel", "run", "panicrun", "disarm", "sclose", "sdisarm", "gc", "none"}
 
-// stTriggers are the triggers a path may end a lifetime with.
-func stTriggers(p stPath, member bool) []otelguard.Trigger {
+// stTriggers are the triggers a path may end a lifetime with. kind is the
+// lifetime's (see stLife); member says the path is its scope's.
+func stTriggers(p stPath, member bool, kind byte) []otelguard.Trigger {
 	if member { // a scope member ended by its scope's path
 		switch p {
 		case pScopeClose:
 			return []otelguard.Trigger{otelguard.TriggerScope}
 		case pScopeDisarm:
-			return []otelguard.Trigger{otelguard.TriggerDisarm}
+			if kind == 'm' { // a Defer'd guard ends disarmed; an added Resource is handed back
+				return []otelguard.Trigger{otelguard.TriggerDisarm}
+			}
 		case pGC:
 			return []otelguard.Trigger{otelguard.TriggerGC}
 		}
@@ -87,6 +91,12 @@ type stLife struct {
 	runs      atomic.Int32 // times the release ran
 	disarmWon atomic.Bool  // a Disarm returned true
 	closeRan  atomic.Bool  // a Close/CloseAsync call ran the release (did not get ErrClosed)
+}
+
+// handedToContext says the lifetime's handle was dropped while CloseOnCancel
+// owned its release: not a leak, released when its context is done.
+func (l *stLife) handedToContext() bool {
+	return l.watch && slices.Contains(l.paths, pGC)
 }
 
 var errStress = errors.New("stress: release failed")
@@ -134,16 +144,17 @@ type stress struct {
 	lives   []*stLife
 	cancels []context.CancelFunc // CloseOnCancel contexts of dropped handles, cancelled at the end
 	keep    []any                // handles that must not be collected before the end
-	ticks   [2]chan struct{}     // wake the CloseAll and the Shutdown loopers
+	ticks   [2]chan struct{}     // wake the CloseAll and the Flush loopers
 }
 
 func (s *stress) newLife(kind byte, paths []stPath, i int) *stLife {
 	l := &stLife{kind: kind, paths: paths, id: i}
 	l.name = fmt.Sprintf("%c%d", kind, i)
 	for _, p := range paths {
-		if p == pGC { // the end of the stress waits for these by name
-			l.name = "gc" + l.name
-		}
+		l.watch = l.watch || (p == pCancel && kind == 'r')
+	}
+	if slices.Contains(paths, pGC) && !l.watch { // the end of the stress waits for these by name
+		l.name = "gc" + l.name
 	}
 	s.mu.Lock()
 	s.lives = append(s.lives, l)
@@ -193,14 +204,11 @@ func (l *stLife) close(err error) {
 func (s *stress) resource(i int, mode int, paths ...stPath) {
 	l := s.newLife('r', paths, i)
 	l.mode = mode
-	for _, p := range paths {
-		l.watch = l.watch || p == pCancel
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if paths[0] == pGC {
 		l.releaseOnLeak = (i/24)%2 == 0
 		s.dropResource(ctx, l)
-		if l.watch { // cancelled at the end, after the leak was found
+		if l.watch { // the context owns the release: cancelled at the end
 			s.mu.Lock()
 			s.cancels = append(s.cancels, cancel)
 			s.mu.Unlock()
@@ -307,6 +315,11 @@ func (s *stress) scope(i int, paths []stPath, memberPath stPath) {
 	r := otelguard.Acquire(context.Background(), rl.name, rl, stRelease, s.opts(rl, nil)...)
 	sc.Add(r)
 	sc.Defer(m.name, func(context.Context) error { return m.release() })
+	if slices.Contains(paths, pScopeDisarm) {
+		// Disarm hands the resource back: the caller owns it again, and
+		// the final CloseAll (or Shutdown) ends it.
+		s.keepAlive(r)
+	}
 	var ops []func()
 	for _, p := range paths {
 		switch p {
@@ -423,7 +436,8 @@ func (s *stress) gcPending() int {
 // goroutines, ended by every path (Close, CloseAsync, Detach, Disarm, Run,
 // Run during a panic, CloseOnCancel, Scope Close and Disarm, CloseAll,
 // Shutdown, GC) and by two paths racing on the same lifetime, while CloseAll
-// and Shutdown sweep the tracker from other goroutines. Per lifetime: exactly
+// and Flush sweep the tracker from other goroutines (Shutdown, terminal,
+// reports what is left at the end). Per lifetime: exactly
 // one span; an outcome and trigger consistent with its paths and its release;
 // the release run at most once, exactly once when the outcome says it ran,
 // never when disarmed; every release that ran is accounted for. Goroutines
@@ -453,7 +467,7 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 				if k == 0 {
 					_ = h.tr.CloseAll(context.Background())
 				} else {
-					_ = h.tr.Shutdown(context.Background())
+					_ = h.tr.Flush(context.Background())
 				}
 				sweeps[k].Add(1)
 			}
@@ -475,8 +489,9 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 	close(stop)
 	loopers.Wait()
 
-	// Find the dropped handles (bounded), then cancel the watches of the
-	// leaked CloseOnCancel ones, release what is left, and wait.
+	// Find the dropped handles (bounded), then cancel the contexts that own
+	// the releases of dropped CloseOnCancel handles, report what is left
+	// open (Shutdown), release it (CloseAll), and wait.
 	for i := 0; s.gcPending() > 0; i++ {
 		if i == 500 {
 			t.Fatalf("%d dropped handles never found by leak detection", s.gcPending())
@@ -488,6 +503,9 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 		c()
 	}
 	_ = h.tr.Flush(context.Background())
+	if err := h.tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	_ = h.tr.CloseAll(context.Background())
 	if err := h.tr.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -549,7 +567,7 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 			t.Errorf("otel.Handle got %v", err)
 		}
 	}
-	t.Logf("%d lifetimes (%d planned, %d workers) in %v; %d releases ran; %d CloseAll and %d Shutdown sweeps; %d misuse records; %d panics handled",
+	t.Logf("%d lifetimes (%d planned, %d workers) in %v; %d releases ran; %d CloseAll and %d Flush sweeps; %d misuse records; %d panics handled",
 		len(s.lives), n, workers, elapsed.Round(time.Millisecond), runs, sweeps[0].Load(), sweeps[1].Load(), misuse, len(hd.all()))
 	t.Logf("outcome/trigger: %v", outcomes)
 	if t.Failed() {
@@ -582,7 +600,7 @@ func (l *stLife) check(o otelguard.Outcome, tg otelguard.Trigger, runs int, leak
 	}
 	for j, p := range l.paths {
 		// A scope's resource member lists its own path first, then its scope's.
-		for _, tr := range stTriggers(p, l.member && (l.kind == 'm' || j > 0)) {
+		for _, tr := range stTriggers(p, l.member && (l.kind == 'm' || j > 0), l.kind) {
 			allowed[tr] = true
 		}
 	}
@@ -592,8 +610,17 @@ func (l *stLife) check(o otelguard.Outcome, tg otelguard.Trigger, runs int, leak
 	nonReleasing := false // a path that may end the lifetime without its release
 	for _, p := range l.paths {
 		switch p {
-		case pDetach, pDisarm, pScopeDisarm, pGC:
+		case pDetach, pDisarm, pGC:
 			nonReleasing = true
+		case pScopeDisarm:
+			nonReleasing = nonReleasing || l.kind != 'r' // an added resource is handed back, and released later
+		}
+	}
+	if l.handedToContext() {
+		// Dropped, but its context owns the release: it runs at cancel (or
+		// at a CloseAll first), never reported leaked.
+		if o == otelguard.OutcomeLeaked || runs != 1 {
+			return fmt.Errorf("handle dropped while its context owned the release: outcome %s, released %d times", o, runs)
 		}
 	}
 	wantRel := otelguard.OutcomeCleaned
@@ -634,9 +661,7 @@ func (l *stLife) check(o otelguard.Outcome, tg otelguard.Trigger, runs int, leak
 				return fmt.Errorf("leak.released with ReleaseOnLeak=%v, release ran %d times", l.releaseOnLeak, runs)
 			}
 		case l.watch:
-			if runs != 1 { // every watch was cancelled at the end
-				return fmt.Errorf("leaked with a CloseOnCancel watch, released %d times after its cancel", runs)
-			}
+			return errors.New("leaked with a CloseOnCancel watch: its context owns the release")
 		case runs != 0:
 			return fmt.Errorf("leaked without ReleaseOnLeak but released %d times", runs)
 		}

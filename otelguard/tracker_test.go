@@ -40,7 +40,8 @@ func TestShutdownReportsOpenAndKeepsWorking(t *testing.T) {
 			t.Errorf("%s: stack does not name the acquirer:\n%s", n, st)
 		}
 	}
-	// Reported, but still open: Live says so, and a second Shutdown reports nothing new.
+	// Reported, but still open: Live says so, and a second Shutdown
+	// returns nil and does nothing: Shutdown is terminal.
 	live := h.tr.Live()
 	if len(live) != 2 || !live[0].Reported || live[0].Name != "open.guard" {
 		t.Fatalf("Live after Shutdown = %+v", live)
@@ -60,10 +61,24 @@ func TestShutdownReportsOpenAndKeepsWorking(t *testing.T) {
 	if n := len(h.rec.Ended()); n != 3 {
 		t.Fatalf("%d spans ended after late releases, want 3", n)
 	}
-	// The tracker keeps working.
-	g2 := h.tr.NewGuard(context.Background(), "after", nop)
+	// Lifetimes acquired after Shutdown still work, but are not tracked:
+	// no span, not in Live, not reported.
+	ranAfter := 0
+	g2 := h.tr.NewGuard(context.Background(), "after", func(context.Context) error { ranAfter++; return nil })
+	r2 := otelguard.Acquire(context.Background(), "after.res", 0, func(context.Context, int) error { ranAfter++; return nil }, otelguard.WithTracker(h.tr))
+	if n := len(h.tr.Live()); n != 0 { // the new ones are not tracked
+		t.Fatalf("Live = %d after acquiring on a shut-down Tracker", n)
+	}
 	_ = g2.Run()
-	wantEnd(t, h.one(t, "after"), otelguard.OutcomeCleaned, otelguard.TriggerDefer)
+	if err := r2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ranAfter != 2 {
+		t.Fatalf("%d releases ran after Shutdown, want 2", ranAfter)
+	}
+	if n := len(h.rec.Ended()); n != 3 {
+		t.Fatalf("%d spans ended, want 3: nothing acquired after Shutdown starts a span", n)
+	}
 	if n := len(h.tr.Live()); n != 0 {
 		t.Fatalf("Live = %d", n)
 	}
@@ -248,16 +263,18 @@ func TestExactlyOneOutcomeUnderRacingEnds(t *testing.T) {
 	const n = 300
 	var runs atomic.Int32
 	for i := range n {
-		r := otelguard.Acquire(context.Background(), "x", i, func(context.Context, int) error { runs.Add(1); return nil }, otelguard.WithTracker(h.tr))
+		// A Tracker each: Shutdown is terminal.
+		tr := otelguard.New(otelguard.WithTracerProvider(h.tp))
+		r := otelguard.Acquire(context.Background(), "x", i, func(context.Context, int) error { runs.Add(1); return nil }, otelguard.WithTracker(tr))
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = r.Close(context.Background()) })
 		wg.Go(func() { <-r.CloseAsync(context.Background()) })
 		wg.Go(func() { _ = r.Detach() })
-		wg.Go(func() { _ = h.tr.CloseAll(context.Background()) })
-		wg.Go(func() { _ = h.tr.Shutdown(context.Background()) })
+		wg.Go(func() { _ = tr.CloseAll(context.Background()) })
+		wg.Go(func() { _ = tr.Shutdown(context.Background()) })
 		wg.Wait()
+		_ = tr.Flush(context.Background())
 	}
-	_ = h.tr.Shutdown(context.Background())
 	spans := h.ended("x")
 	if len(spans) != n {
 		t.Fatalf("%d spans for %d lifetimes", len(spans), n)
@@ -377,19 +394,36 @@ func TestTrimPaths(t *testing.T) {
 	g2.Disarm()
 }
 
+// CloseAll returns by its deadline, always: what it took on and had not
+// finished by then ends timed_out at the deadline, and the releases go on
+// in the background, still newest first, each given the context it would
+// have had (a Guard its own context's values), detached once the deadline
+// has passed; Flush waits for them.
 func TestCloseAllIsBoundedByItsDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		hung := make(chan struct{})
+		var log orderLog
 		type key struct{}
+		_ = otelguard.Acquire(context.Background(), "oldest.res", 0, func(ctx context.Context, _ int) error {
+			log.add("oldest.res")
+			if ctx.Err() != nil {
+				t.Error("a release run after the deadline got a done context")
+			}
+			return nil
+		}, otelguard.WithTracker(h.tr))
 		gctx := context.WithValue(context.Background(), key{}, "guard's value")
 		var seen any
-		_ = h.tr.NewGuard(gctx, "stuck.guard", func(ctx context.Context) error {
+		_ = h.tr.NewGuard(gctx, "guard", func(ctx context.Context) error {
 			seen = ctx.Value(key{})
-			<-hung
+			log.add("guard")
 			return nil
 		})
-		_ = otelguard.Acquire(context.Background(), "stuck.res", 0, func(context.Context, int) error { <-hung; return nil }, otelguard.WithTracker(h.tr))
+		_ = otelguard.Acquire(context.Background(), "stuck.res", 0, func(context.Context, int) error {
+			<-hung
+			log.add("stuck.res")
+			return nil
+		}, otelguard.WithTracker(h.tr))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
@@ -400,19 +434,51 @@ func TestCloseAllIsBoundedByItsDeadline(t *testing.T) {
 		if d := time.Since(start); d != time.Second {
 			t.Fatalf("CloseAll took %v, want its 1s deadline", d)
 		}
+		for _, n := range []string{"stuck.res", "guard", "oldest.res"} {
+			wantEnd(t, h.one(t, n), otelguard.OutcomeTimedOut, otelguard.TriggerShutdown)
+		}
 		close(hung)
 		if err := h.tr.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		if want := []string{"stuck.res", "guard", "oldest.res"}; !slices.Equal(log.seq, want) {
+			t.Fatalf("released %v, want newest first %v", log.seq, want)
+		}
 		if seen != "guard's value" {
 			t.Errorf("guard cleanup ctx lost the guard's values: %v", seen)
 		}
-		// The resource, newest, timed out at the deadline; the guard was
-		// left for the background, released detached once unblocked.
-		wantEnd(t, h.one(t, "stuck.res"), otelguard.OutcomeTimedOut, otelguard.TriggerShutdown)
-		a := wantEnd(t, h.one(t, "stuck.guard"), otelguard.OutcomeCleaned, otelguard.TriggerShutdown)
-		if !a[otelguard.CleanupDetachedKey].AsBool() {
-			t.Error("guard released after CloseAll's deadline was not detached")
+		if n := len(h.rec.Ended()); n != 3 {
+			t.Fatalf("%d spans: the background releases recorded more", n)
+		}
+		if live := h.tr.Live(); len(live) != 0 {
+			t.Fatalf("Live = %+v", live)
+		}
+	})
+}
+
+// A Guard whose own context is done gets its cleanup detached, bounded by
+// the cleanup timeout; CloseAll still returns by its own deadline. (Before
+// the v1 contract it ran inline, bounded only by the 10s cleanup timeout,
+// forever if the cleanup ignored its context.)
+func TestCloseAllReturnsByDeadlineForAGuardWithADoneContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		gctx, gcancel := context.WithCancel(context.Background())
+		unblock := make(chan struct{})
+		_ = h.tr.NewGuard(gctx, "g", func(context.Context) error { <-unblock; return nil })
+		gcancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := h.tr.CloseAll(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("CloseAll = %v", err)
+		}
+		if d := time.Since(start); d != 50*time.Millisecond {
+			t.Fatalf("CloseAll took %v, want 50ms", d)
+		}
+		close(unblock)
+		if err := h.tr.Flush(context.Background()); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -119,14 +119,15 @@ func exercise(ctx context.Context, tracker *otelguard.Tracker) {
 	}, with)
 	_ = cache.Close(ctx)
 
-	// timed_out: a release that ignores its context outlives Close's
-	// deadline; Close returns on time and Shutdown waits for the straggler.
+	// timed_out: a release that ignores its context outlives the deadline
+	// of a bounded close (CloseAsync); the span ends at the deadline and
+	// Shutdown waits for the straggler.
 	sock := otelguard.Acquire(ctx, "socket.drain", 0, func(context.Context, int) error {
 		time.Sleep(300 * time.Millisecond)
 		return nil
 	}, with)
 	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_ = sock.Close(deadline)
+	<-sock.CloseAsync(deadline)
 	cancel()
 
 	// cancel: a job's lease released for it when the job is cancelled.

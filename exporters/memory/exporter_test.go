@@ -105,8 +105,8 @@ func TestLifetimesDecodeEveryOutcome(t *testing.T) {
 		<-unblock // ignores its context
 		return nil
 	}, otelguard.WithTracker(tr))
-	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
-	_ = sock.Close(short)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	<-sock.CloseAsync(short)
 	cancel()
 	close(unblock)
 

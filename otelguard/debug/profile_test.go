@@ -230,32 +230,37 @@ func TestWriteProfileStates(t *testing.T) {
 	unblock, wait := openSlow(t, tr)
 	defer wait()
 	defer close(unblock)
+	byState := func(p *profile.Profile) map[string]int64 {
+		got := map[string]int64{}
+		for _, s := range p.Sample {
+			got[leafFunction(s)+" "+s.Label[debug.LabelState][0]] += s.Value[0]
+		}
+		return got
+	}
+	check := func(got, want map[string]int64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("samples by state %v, want %v", got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("samples by state %v, want %v", got, want)
+				break
+			}
+		}
+	}
+	check(byState(readProfile(t, tr)), map[string]int64{
+		thisPkg + "openConns open":     2,
+		thisPkg + "openSlow releasing": 1,
+	})
 	if err := tr.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	more := openConns(tr, 1) // the same stack as conns, not reported
-	p := readProfile(t, tr)
-
-	got := map[string]int64{}
-	for _, s := range p.Sample {
-		got[leafFunction(s)+" "+s.Label[debug.LabelState][0]] += s.Value[0]
-	}
-	want := map[string]int64{
+	check(byState(readProfile(t, tr)), map[string]int64{
 		thisPkg + "openConns reported": 2,
-		thisPkg + "openConns open":     1,
 		thisPkg + "openSlow releasing": 1,
-	}
-	if len(got) != len(want) {
-		t.Errorf("samples by state %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("samples by state %v, want %v", got, want)
-			break
-		}
-	}
+	})
 	closeAll(t, conns...)
-	closeAll(t, more...)
 }
 
 func TestWriteProfileWithoutStacks(t *testing.T) {

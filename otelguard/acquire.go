@@ -1,0 +1,158 @@
+package otelguard
+
+import (
+	"context"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span start options by kind, built once so a start allocates nothing here.
+var startOpts = [...][]trace.SpanStartOption{
+	kGuard:    {trace.WithAttributes(kindAttrs[kGuard])},
+	kResource: {trace.WithAttributes(kindAttrs[kResource])},
+	kScope:    {trace.WithAttributes(kindAttrs[kScope])},
+}
+
+// MaxNameLength bounds a lifetime's name, in bytes: a longer name is cut
+// (at a UTF-8 boundary) and ends with "...". Names should be short and
+// low-cardinality, like span names: they label metrics too.
+const MaxNameLength = 256
+
+// defaultNames name lifetimes acquired with an empty name.
+var defaultNames = [...]string{
+	kGuard:    "otelguard.guard",
+	kResource: "otelguard.resource",
+	kScope:    "otelguard.scope",
+}
+
+// lifetimeName is name as a lifetime keeps it: a default for an empty
+// name, cut to MaxNameLength.
+func lifetimeName(name string, k kind) string {
+	if name == "" {
+		return defaultNames[k]
+	}
+	if len(name) <= MaxNameLength {
+		return name
+	}
+	cut := MaxNameLength - 3
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "..."
+}
+
+// begin starts a lifetime: acquire stack, span, clock and metrics, then
+// publishes it (registration), then arms what may act on it from another
+// goroutine (the CloseOnCancel watch, the hold timer): everything those
+// read is set before they can run. skip counts the frames between begin's
+// caller and the user's code (0: begin's caller is the user's code).
+func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, rel releaser, cfg *acquireConfig, skip int) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	l.t = t
+	l.kind = k
+	l.name = lifetimeName(name, k)
+	l.rel = rel
+	l.ctx = ctx
+	if t.shut.Load() {
+		// After Shutdown: the release works (Close, CloseOnCancel),
+		// nothing is recorded.
+		l.flags |= flUntracked
+		if cfg.closeOnCancel && ctx.Done() != nil {
+			l.x = &lifetimeExtra{}
+			stop := context.AfterFunc(ctx, l.onCancel)
+			l.x.watch.Store(&stop)
+		}
+		return
+	}
+	if d := t.stackDepth(); d > 0 {
+		l.stack = captureStack(skip+1+cfg.callerSkip, d)
+	}
+	paranoid := t.cfg.leak == LeakDetectionParanoid
+	if ts := t.tracerFor(); !ts.noop {
+		var span trace.Span
+		if len(cfg.attrs) == 0 && !paranoid {
+			_, span = ts.tracer.Start(ctx, l.name, startOpts[k]...)
+		} else {
+			attrs := make([]attribute.KeyValue, 0, 4+len(cfg.attrs))
+			attrs = append(attrs, kindAttrs[k])
+			if paranoid {
+				attrs = append(attrs, l.stack.siteAttrs()...)
+			}
+			attrs = append(attrs, cfg.attrs...)
+			_, span = ts.tracer.Start(ctx, l.name, trace.WithAttributes(attrs...))
+		}
+		l.span = span
+		if span.IsRecording() {
+			l.flags |= flRecording
+		}
+	}
+	m := t.metrics()
+	if st, ok := l.span.(startTimer); ok && l.flags&flRecording != 0 && m == nil {
+		// A recording span of the SDK has its start time: no clock read.
+		if !hasMono(st.StartTime()) {
+			l.flags |= flBubble
+		}
+	} else {
+		l.setClock(time.Now())
+	}
+	if cfg.releaseOnLeak {
+		l.flags |= flReleaseOnLeak
+	}
+	if m != nil {
+		l.m = m.attrsFor(l.name, k)
+		m.recordStart(ctx, l.m)
+	}
+	hold := cfg.hold
+	if hold == 0 {
+		hold = t.cfg.defaultHold
+	}
+	watch := cfg.closeOnCancel && ctx.Done() != nil
+	if watch {
+		// The context owns the release: dropping the handle is not a
+		// leak, and the release runs when ctx is done.
+		l.flags |= flCancelWatch
+		t.watches.Add(1)
+	} else if t.leakDetection() && l.flags&flMember == 0 {
+		l.flags |= flDetect
+	}
+	if hold > 0 || watch || paranoid {
+		l.x = &lifetimeExtra{}
+	}
+
+	t.reg.add(l)
+	if t.shut.Load() {
+		// Shutdown ran after the check above and may have missed l.
+		l.reportOpenAtShutdown()
+	}
+	if l.flags&flDetect != 0 {
+		t.pin()
+		if l.flags&flBubble == 0 {
+			t.scan.arm(t)
+		}
+	}
+	if watch {
+		stop := context.AfterFunc(ctx, l.onCancel)
+		l.x.watch.Store(&stop)
+	}
+	if hold > 0 {
+		l.x.hold.Store(time.AfterFunc(hold, l.onHoldExceeded))
+	}
+}
+
+// onCancel is CloseOnCancel's release, on the goroutine context.AfterFunc
+// started. The flight is counted before the claim, so that a Flush that
+// sees the release claimed also sees it counted.
+func (l *lifetime) onCancel() {
+	t := l.t
+	t.flight.add()
+	defer t.flight.done()
+	if !l.claimByLibrary() {
+		return
+	}
+	reportPanic(l, release{l: l, trig: TriggerCancel, flights: 1}.run(l.ctx))
+}

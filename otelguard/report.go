@@ -1,0 +1,186 @@
+package otelguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Ending a lifetime's span. Each function here is called by the one
+// caller that claimed the report (stReported): it records the outcome in
+// the metrics, whatever the sampling, and on the span when it records.
+
+const leakStatus = "handle became unreachable without Close, Run or Disarm"
+
+// endReleased ends the span of a lifetime whose release returned: the
+// outcome follows what it returned.
+//
+//	nil                                     cleaned
+//	an error wrapping context.DeadlineExceeded  timed_out, error.type=timeout
+//	any other error (context.Canceled too)  failed, error.type of the error
+//	a panic or runtime.Goexit               failed, error.type=panic or goexit
+func (l *lifetime) endReleased(res relResult, trig Trigger, cleanup time.Duration, detached bool) {
+	rec := l.flags&flRecording != 0
+	var buf [8]attribute.KeyValue
+	attrs := buf[:0]
+	outcome := OutcomeCleaned
+	var msg string
+	switch {
+	case res.panic != nil:
+		outcome = OutcomeFailed
+		attrs = append(attrs, errorTypePanic)
+		msg = fmt.Sprintf("release panicked: %v", res.panic.value)
+		if rec {
+			l.span.AddEvent("exception", trace.WithAttributes(
+				semconv.ExceptionType(fmt.Sprintf("%T", res.panic.value)),
+				semconv.ExceptionMessage(fmt.Sprint(res.panic.value)),
+				semconv.ExceptionStacktrace(string(res.panic.stack)),
+			))
+		}
+	case res.goexit:
+		outcome = OutcomeFailed
+		attrs = append(attrs, errorTypeGoexit)
+		msg = "release called runtime.Goexit"
+	case res.err != nil:
+		outcome = OutcomeFailed
+		if errors.Is(res.err, context.DeadlineExceeded) {
+			outcome = OutcomeTimedOut
+		}
+		if rec {
+			attrs = append(attrs, errorType(res.err))
+			msg = res.err.Error()
+		}
+	}
+	if rec && cleanup >= 0 {
+		attrs = append(attrs, CleanupDurationKey.Float64(float64(cleanup)/float64(time.Millisecond)))
+	}
+	if detached {
+		attrs = append(attrs, CleanupDetachedKey.Bool(true))
+	}
+	l.conclude(outcome, trig, msg, attrs, cleanup)
+}
+
+// endAbandoned ends the span of a lifetime whose bounded release outlived
+// its caller's context: timed_out at a deadline, failed when cancelled.
+func (l *lifetime) endAbandoned(err error, trig Trigger) {
+	outcome := OutcomeFailed
+	if errors.Is(err, context.DeadlineExceeded) {
+		outcome = OutcomeTimedOut
+	}
+	var attrs []attribute.KeyValue
+	if l.flags&flRecording != 0 {
+		attrs = []attribute.KeyValue{errorType(err)}
+	}
+	l.conclude(outcome, trig, err.Error(), attrs, -1)
+}
+
+// endLeaked ends the span of a lifetime whose handle was found
+// unreachable; released tells whether ReleaseOnLeak ran its release.
+func (l *lifetime) endLeaked(released bool, cleanup time.Duration) {
+	var buf [5]attribute.KeyValue
+	attrs := append(buf[:0], LeakReleasedKey.Bool(released))
+	if released {
+		// ReleaseOnLeak's release runs detached from the acquire context.
+		attrs = append(attrs, CleanupDetachedKey.Bool(true))
+	}
+	if l.flags&flRecording != 0 {
+		if released && cleanup >= 0 {
+			attrs = append(attrs, CleanupDurationKey.Float64(float64(cleanup)/float64(time.Millisecond)))
+		}
+		attrs = l.appendReportAttrs(attrs)
+	}
+	l.conclude(OutcomeLeaked, TriggerGC, leakStatus, attrs, cleanup)
+}
+
+// endSpan ends a lifetime whose release did not run: disarmed, or open at
+// shutdown.
+func (l *lifetime) endSpan(o Outcome, trig Trigger) {
+	var buf [4]attribute.KeyValue
+	attrs := buf[:0]
+	if o == OutcomeOpenAtShutdown && l.flags&flRecording != 0 {
+		attrs = l.appendReportAttrs(attrs)
+	}
+	l.conclude(o, trig, "", attrs, -1)
+}
+
+// appendReportAttrs adds what a report of an unreleased lifetime carries:
+// the acquire stack and the access records.
+func (l *lifetime) appendReportAttrs(attrs []attribute.KeyValue) []attribute.KeyValue {
+	if l.stack != nil {
+		attrs = append(attrs, StacktraceKey.String(l.stackText()))
+	}
+	if recs := l.accessRecords(); len(recs) > 0 {
+		attrs = append(attrs, AccessRecordsKey.StringSlice(recs))
+	}
+	return attrs
+}
+
+// conclude records the end of a lifetime whose outcome this caller owns:
+// metrics (whatever the sampling), the hold threshold's return, and the
+// span's end attributes, status and end. cleanup is the release's run
+// time, or negative when no release ran.
+func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []attribute.KeyValue, cleanup time.Duration) {
+	l.stopHold()
+	if l.m != nil {
+		age, ok := l.age()
+		if !ok {
+			age = -1
+		}
+		l.t.meters.recordEnd(l.ctx, l.m, o, age, cleanup)
+	}
+	held := l.state.Load()&stHeld != 0
+	if held {
+		l.holdReturned(o)
+	}
+	if l.span == nil {
+		return
+	}
+	if l.flags&flRecording == 0 {
+		l.span.End()
+		return
+	}
+	if held {
+		attrs = append(attrs, HoldExceededKey.Bool(true))
+	}
+	l.endSpanWith(o, trig, statusMsg, attrs)
+}
+
+// endSpanWith sets the end attributes in one call (one allocation) and
+// ends the span. extra is copied.
+func (l *lifetime) endSpanWith(o Outcome, trig Trigger, statusMsg string, extra []attribute.KeyValue) {
+	attrs := make([]attribute.KeyValue, 2, 2+len(extra))
+	attrs[0] = OutcomeKey.String(string(o))
+	attrs[1] = TriggerKey.String(string(trig))
+	attrs = append(attrs, extra...)
+	l.span.SetAttributes(attrs...)
+	switch o {
+	case OutcomeFailed, OutcomeTimedOut, OutcomeLeaked:
+		l.span.SetStatus(codes.Error, statusMsg)
+	}
+	l.span.End()
+}
+
+// errorType is error.type for err: timeout for a deadline, canceled for a
+// cancellation, else the semantic-convention type of err (for an
+// errors.Join, of its first error, which is what a reader of the trace
+// wants to see).
+func errorType(err error) attribute.KeyValue {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return errorTypeTimeout
+	case errors.Is(err, context.Canceled):
+		return errorTypeCanceled
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if es := j.Unwrap(); len(es) > 0 && es[0] != nil {
+			return errorType(es[0])
+		}
+	}
+	return semconv.ErrorType(err)
+}
