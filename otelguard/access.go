@@ -47,8 +47,13 @@ func (l *lifetime) touch(hint string, pc uintptr) {
 }
 
 // accessRecords renders the kept Touch points, oldest first, as
-// "hint @ function file:line".
+// "hint @ function file:line" (the form of otelguard.access_records).
 func (l *lifetime) accessRecords() []string {
+	return renderAccess(l.touches())
+}
+
+// touches returns the kept Touch points, oldest first.
+func (l *lifetime) touches() []AccessRecord {
 	x := l.x
 	if x == nil {
 		return nil
@@ -64,10 +69,35 @@ func (l *lifetime) accessRecords() []string {
 		}
 	}
 	slices.SortFunc(recs, func(a, b *accessRecord) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]string, 0, len(recs))
+	out := make([]AccessRecord, 0, len(recs))
 	for _, a := range recs {
 		f, _ := runtime.CallersFrames([]uintptr{a.pc}).Next()
-		out = append(out, a.hint+" @ "+f.Function+" "+f.File+":"+strconv.Itoa(f.Line))
+		out = append(out, AccessRecord{Hint: a.hint, Function: f.Function, File: trimPath(f.File, l.t.cfg.trim), Line: f.Line})
+	}
+	return out
+}
+
+// An AccessRecord is one point where Resource.Touch was called
+// (LeakDetectionParanoid): the hint it was given and the calling code.
+type AccessRecord struct {
+	Hint     string
+	Function string
+	File     string
+	Line     int
+}
+
+// String renders the record as "hint @ function file:line".
+func (a AccessRecord) String() string {
+	return a.Hint + " @ " + a.Function + " " + a.File + ":" + strconv.Itoa(a.Line)
+}
+
+func renderAccess(recs []AccessRecord) []string {
+	if len(recs) == 0 {
+		return nil
+	}
+	out := make([]string, len(recs))
+	for i, a := range recs {
+		out[i] = a.String()
 	}
 	return out
 }

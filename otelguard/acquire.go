@@ -125,6 +125,11 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	}
 
 	t.reg.add(l)
+	if !cfg.outlives && l.flags&flMember == 0 { // a member ends with its scope
+		if r := RequestFrom(ctx); r != nil {
+			r.join(l)
+		}
+	}
 	if t.shut.Load() {
 		// Shutdown ran after the check above and may have missed l.
 		l.reportOpenAtShutdown()

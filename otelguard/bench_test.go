@@ -111,6 +111,19 @@ func BenchmarkLifecycle(b *testing.B) {
 			_ = r.Close(ctx)
 		}
 	})
+	// A request's ctx carries a deadline: Close still runs the release
+	// where it is called (the same baseline applies).
+	b.Run("impl=otelguard-deadline", func(b *testing.B) {
+		tr := benchTracker(batchProvider(b, sdktrace.AlwaysSample()))
+		v := benchValue()
+		dctx, cancel := context.WithTimeout(ctx, time.Hour)
+		defer cancel()
+		b.ReportAllocs()
+		for b.Loop() {
+			r := otelguard.Acquire(dctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
+			_ = r.Close(dctx)
+		}
+	})
 }
 
 // BenchmarkLifecycleParallel is BenchmarkLifecycle on every P at once.

@@ -337,3 +337,104 @@ func dropHandle(tracker *otelguard.Tracker) {
 	otelguard.Acquire(context.Background(), "report.file", new(bufio.Writer),
 		func(_ context.Context, w *bufio.Writer) error { return w.Flush() }, otelguard.WithTracker(tracker))
 }
+
+func ExampleContextWithTracker() {
+	tracker, rec := exampleTracker()
+	// A request's context carries the Tracker: code it calls needs no
+	// WithTracker.
+	ctx := otelguard.ContextWithTracker(context.Background(), tracker)
+	handle(ctx)
+	printLifetimes(rec)
+	// Output:
+	// conn 5 closed
+	// db.conn: cleaned (close)
+}
+
+// handle is code that knows nothing of the Tracker.
+func handle(ctx context.Context) {
+	conn := otelguard.Track(ctx, "db.conn", &exampleConn{id: 5})
+	defer conn.Close(ctx)
+}
+
+func ExampleTrackerFrom() {
+	tracker, _ := exampleTracker()
+	ctx := otelguard.ContextWithTracker(context.Background(), tracker)
+	fmt.Println(otelguard.TrackerFrom(ctx) == tracker)
+	fmt.Println(otelguard.TrackerFrom(context.Background()) == nil)
+	// Output:
+	// true
+	// true
+}
+
+func ExampleWithCallerSkip() {
+	tracker, _ := exampleTracker()
+	r := queryRows(tracker) // reports name queryRows, not the helper
+	site := strings.SplitN(tracker.Live()[0].Stack(), "\n", 2)[0]
+	fmt.Println(strings.TrimPrefix(site, "github.com/otelguard/otelguard-go/otelguard_test."))
+	_ = r.Close(context.Background())
+	// Output:
+	// queryRows(...)
+	// conn 6 closed
+}
+
+// trackRows wraps Acquire: with WithCallerSkip(1) its caller is the one
+// named by reports, the live view and AcquiredAt's stack.
+func trackRows(tracker *otelguard.Tracker, rows *exampleConn) *otelguard.Resource[*exampleConn] {
+	return otelguard.Track(context.Background(), "db.rows", rows,
+		otelguard.WithTracker(tracker), otelguard.WithCallerSkip(1))
+}
+
+//go:noinline
+func queryRows(tracker *otelguard.Tracker) *otelguard.Resource[*exampleConn] {
+	return trackRows(tracker, &exampleConn{id: 6})
+}
+
+func ExampleWithLeakCheckInterval() {
+	// A service that may sit idle: a dropped handle is found within about
+	// two intervals, even if the process allocates nothing meanwhile.
+	tracker, _ := exampleTracker(otelguard.WithLeakCheckInterval(30 * time.Second))
+	conn := otelguard.Track(context.Background(), "db.conn", &exampleConn{id: 7}, otelguard.WithTracker(tracker))
+	fmt.Println(conn.Close(context.Background()))
+	// Output:
+	// conn 7 closed
+	// <nil>
+}
+
+func ExampleGuard_Name() {
+	tracker, _ := exampleTracker()
+	g := tracker.NewGuard(context.Background(), "", func(context.Context) error { return nil })
+	fmt.Println(g.Name()) // an empty name gets the kind's default
+	g.Disarm()
+	var nilGuard *otelguard.Guard
+	fmt.Printf("%q %v\n", nilGuard.Name(), nilGuard.Disarm()) // a nil handle is inert
+	// Output:
+	// otelguard.guard
+	// "" false
+}
+
+func ExampleContextWithRequest() {
+	tracker, _ := exampleTracker()
+	ctx := otelguard.ContextWithTracker(context.Background(), tracker)
+
+	// What an HTTP middleware does for each request (integrations/guardhttp
+	// does it for you): every lifetime acquired with the request's context
+	// belongs to the request.
+	rctx, req := otelguard.ContextWithRequest(ctx, otelguardAttr("http.request.method", "GET"))
+	conn := otelguard.Track(rctx, "db.conn", &exampleConn{id: 8})
+	_ = otelguard.Track(rctx, "pool.conn", &exampleConn{id: 9}, otelguard.OutlivesRequest())
+	for _, l := range req.End(otelguardAttr("http.route", "/report")) { // the handler returned
+		fmt.Println("outlived its request:", l.Name)
+	}
+	_ = conn.Close(ctx)
+	// Output:
+	// outlived its request: db.conn
+	// conn 8 closed
+}
+
+func ExampleRequestFrom() {
+	rctx, req := otelguard.ContextWithRequest(context.Background())
+	fmt.Println(otelguard.RequestFrom(rctx) == req, otelguard.RequestFrom(context.Background()) == nil)
+	req.End()
+	// Output:
+	// true true
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/otelguard/otelguard-go/internal/stacklog"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -32,7 +33,7 @@ func (l *lifetime) onHoldExceeded() {
 			slog.String("otelguard.name", l.name),
 			slog.String("otelguard.kind", string(kindNames[l.kind])),
 			slog.Duration("held", age),
-			slog.String("code.stacktrace", l.stackText()))
+			stacklog.Attr(string(StacktraceKey), l.stackText()))
 	}
 }
 

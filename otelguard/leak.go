@@ -36,6 +36,9 @@ type LeakRecord struct {
 	Stack string
 	// Released is true when ReleaseOnLeak ran the release.
 	Released bool
+	// Touches are the last access points Resource.Touch recorded
+	// (LeakDetectionParanoid), oldest first.
+	Touches []AccessRecord
 }
 
 type leakBook struct {
@@ -179,6 +182,7 @@ func (t *Tracker) recordLeak(l *lifetime, released bool) {
 		FoundAt:    time.Now(),
 		Stack:      l.stackText(),
 		Released:   released,
+		Touches:    l.touches(),
 	}
 	b := &t.leaks
 	b.ringMu.Lock()

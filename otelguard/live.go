@@ -23,6 +23,21 @@ type LiveLifetime struct {
 
 	stack *stack
 	trim  []string
+	l     *lifetime
+}
+
+// TrimPath returns file without the prefix the Tracker's WithTrimPaths
+// cuts from file names in the stacks it renders, so that a view built from
+// PCs names files as Stack does.
+func (l LiveLifetime) TrimPath(file string) string { return trimPath(file, l.trim) }
+
+// Touches returns the last access points Resource.Touch recorded
+// (LeakDetectionParanoid), oldest first, as of now.
+func (l LiveLifetime) Touches() []AccessRecord {
+	if l.l == nil {
+		return nil
+	}
+	return l.l.touches()
 }
 
 // Stack returns the acquire stack in the format of a Go traceback,
@@ -56,18 +71,24 @@ func (t *Tracker) Live() []LiveLifetime {
 	ls := t.reg.snapshot()
 	out := make([]LiveLifetime, 0, len(ls))
 	for _, l := range ls {
-		st := l.state.Load()
-		out = append(out, LiveLifetime{
-			ID:         l.seq,
-			Name:       l.name,
-			Kind:       kindNames[l.kind],
-			AcquiredAt: l.acquireTime(),
-			Releasing:  st&stClaimed != 0,
-			Reported:   st&stReported != 0 && st&stClaimed == 0,
-			Leaked:     st&stLeaked != 0,
-			stack:      l.stack,
-			trim:       t.cfg.trim,
-		})
+		out = append(out, l.live())
 	}
 	return out
+}
+
+// live describes l as it is now.
+func (l *lifetime) live() LiveLifetime {
+	st := l.state.Load()
+	return LiveLifetime{
+		ID:         l.seq,
+		Name:       l.name,
+		Kind:       kindNames[l.kind],
+		AcquiredAt: l.acquireTime(),
+		Releasing:  st&stClaimed != 0,
+		Reported:   st&stReported != 0 && st&stClaimed == 0,
+		Leaked:     st&stLeaked != 0,
+		stack:      l.stack,
+		trim:       l.t.cfg.trim,
+		l:          l,
+	}
 }

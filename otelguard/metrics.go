@@ -33,6 +33,11 @@ const (
 	// MetricHeldTooLong counts lifetimes still open after their hold
 	// threshold.
 	MetricHeldTooLong = "otelguard.lifetime.held_too_long"
+	// MetricOutlivedRequest counts lifetimes still open when the Request
+	// they were acquired under ended, by otelguard.name and the Request's
+	// attributes (integrations/guardhttp gives http.request.method and
+	// http.route).
+	MetricOutlivedRequest = "otelguard.lifetime.outlived_request"
 )
 
 // Histogram bucket boundaries, seconds: cleanups from 100µs to a minute;
@@ -51,6 +56,7 @@ type meters struct {
 	lifetime metric.Float64Histogram
 	misuse   metric.Int64Counter
 	held     metric.Int64Counter
+	outlived metric.Int64Counter
 
 	// The attribute cache is copy-on-write: readers load a map and never
 	// lock; a new (name, kind) pair copies it under mu. It stops growing
@@ -149,6 +155,9 @@ func newMeters(mp metric.MeterProvider) *meters {
 	m.held, e = meter.Int64Counter(MetricHeldTooLong, metric.WithUnit("{lifetime}"),
 		metric.WithDescription("Guarded lifetimes still open after their hold threshold."))
 	handle(e)
+	m.outlived, e = meter.Int64Counter(MetricOutlivedRequest, metric.WithUnit("{lifetime}"),
+		metric.WithDescription("Guarded lifetimes still open when the request they were acquired under ended."))
+	handle(e)
 	if err != nil {
 		// Instruments returned with an error are still usable (the API
 		// guarantees a working instrument); say what went wrong once.
@@ -224,6 +233,12 @@ func (m *meters) recordEnd(ctx context.Context, a *metricAttrs, o Outcome, life,
 func (m *meters) recordMisuse(a *metricAttrs, kind string) {
 	m.misuse.Add(context.Background(), 1, metric.WithAttributes(
 		kindAttrs[a.kind], NameKey.String(a.name), MisuseKindKey.String(kind)))
+}
+
+func (m *meters) recordOutlived(a *metricAttrs, attrs []attribute.KeyValue) {
+	kv := make([]attribute.KeyValue, 0, 2+len(attrs))
+	kv = append(kv, kindAttrs[a.kind], NameKey.String(a.name))
+	m.outlived.Add(context.Background(), 1, metric.WithAttributes(append(kv, attrs...)...))
 }
 
 func (m *meters) recordHeld(a *metricAttrs) {

@@ -297,6 +297,7 @@ const (
 	opAttributes
 	opHold
 	opCallerSkip
+	opOutlivesRequest
 )
 
 // acquireConfig is the resolved form of a list of AcquireOptions.
@@ -307,6 +308,7 @@ type acquireConfig struct {
 	attrs         []attribute.KeyValue
 	hold          time.Duration // 0: the tracker's default; <0: none
 	callerSkip    int
+	outlives      bool // OutlivesRequest
 }
 
 func resolveAcquire(opts []AcquireOption) acquireConfig {
@@ -330,6 +332,8 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 			c.hold = o.d
 		case opCallerSkip:
 			c.callerSkip += int(o.d)
+		case opOutlivesRequest:
+			c.outlives = true
 		}
 	}
 	return c

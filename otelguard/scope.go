@@ -87,9 +87,12 @@ func (t *Tracker) newScope(ctx context.Context, name string, cfg *acquireConfig,
 	return sc
 }
 
-func (s *Scope) state() *scopeState {
+// state is the scope's state; method names the caller for the panic on a
+// nil *Scope: Defer and Add would take charge of a cleanup that nothing
+// could then run.
+func (s *Scope) state(method string) *scopeState {
 	if s == nil || s.l == nil {
-		panic("otelguard: method called on a nil *Scope")
+		panic("otelguard: Scope." + method + " called on a nil *Scope")
 	}
 	return s.l.rel.(*scopeState)
 }
@@ -104,7 +107,7 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 	if cleanup == nil {
 		panic("otelguard: Scope.Defer: nil cleanup function")
 	}
-	st := s.state()
+	st := s.state("Defer")
 	m := &lifetime{flags: flMember}
 	st.t.begin(m, st.spanContext(st.ctx), kGuard, name, guardFunc(cleanup), &acquireConfig{}, 1)
 	if st.push(scopeEntry{l: m}) {
@@ -127,7 +130,7 @@ func (s *Scope) Add(c Closer) {
 	if c == nil {
 		panic("otelguard: Scope.Add: nil closer")
 	}
-	st := s.state()
+	st := s.state("Add")
 	e := scopeEntry{c: c}
 	if m, ok := c.(member); ok {
 		if e.h = m.handleOf(); e.h == nil {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 )
 
 // A stack is an acquire stack: program counters captured by
@@ -24,8 +23,7 @@ type stack struct {
 
 // stackText is a rendered stack and the trim list it was rendered with.
 type stackText struct {
-	trim *string // unsafe.SliceData of the trim list; nil for none
-	n    int
+	trim []string // the trim list it was rendered with
 	s    string
 }
 
@@ -46,7 +44,7 @@ const (
 )
 
 var (
-	stackSeed  = maphash.MakeSeed()
+	stackSeed  = new(maphash.Hash).Sum64() | 1 // random per process
 	stackTable [stackTableSize]atomic.Pointer[stack]
 )
 
@@ -74,8 +72,7 @@ func captureStack(skip, depth int) *stack {
 // internStack returns the shared record equal to pcs, creating it if
 // needed. pcs is copied; the caller may reuse it.
 func internStack(pcs []uintptr) *stack {
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(pcs))), len(pcs)*int(unsafe.Sizeof(uintptr(0))))
-	h := maphash.Bytes(stackSeed, b)
+	h := hashPCs(pcs)
 	i := h & (stackTableSize - 1)
 	var fresh *stack
 	for range stackTableProbe {
@@ -104,6 +101,18 @@ func internStack(pcs []uintptr) *stack {
 	return fresh
 }
 
+// hashPCs mixes the program counters into a table hash; equal stacks are
+// told apart by equalPCs, so the hash only needs to spread them.
+func hashPCs(pcs []uintptr) uint64 {
+	h := stackSeed
+	for _, pc := range pcs {
+		h ^= uint64(pc)
+		h *= 0x9e3779b97f4a7c15
+		h ^= h >> 29
+	}
+	return h
+}
+
 func equalPCs(a, b []uintptr) bool {
 	if len(a) != len(b) {
 		return false
@@ -124,30 +133,33 @@ func (s *stack) PCs() []uintptr {
 	return append([]uintptr(nil), s.pcs...)
 }
 
-// String renders the stack in the format of a Go traceback, one frame per
+// format renders the stack in the format of a Go traceback, one frame per
 // two lines:
 //
 //	main.handler(...)
 //		/src/app/main.go:42 +0x1d
 //
+// with the first matching prefix of trim cut from each file path.
 // runtime.goexit and runtime.main, which a Go traceback hides, are left
-// out. The text is bounded by maxStackBytes.
-func (s *stack) String() string { return s.format(nil) }
-
-// format is String with the first matching prefix of trim cut from each
-// file path. The text is cached in the record: a million lifetimes acquired
-// at one site and reported at once share one symbolization and one string.
+// out. The text is bounded by maxStackBytes and cached in the record: a
+// million lifetimes acquired at one site and reported at once share one
+// symbolization and one string.
 func (s *stack) format(trim []string) string {
 	if s == nil || len(s.pcs) == 0 {
 		return ""
 	}
-	key := unsafe.SliceData(trim)
-	if t := s.text.Load(); t != nil && t.trim == key && t.n == len(trim) {
+	if t := s.text.Load(); t != nil && sameList(t.trim, trim) {
 		return t.s
 	}
 	text := s.render(trim)
-	s.text.Store(&stackText{trim: key, n: len(trim), s: text})
+	s.text.Store(&stackText{trim: trim, s: text})
 	return text
+}
+
+// sameList reports whether a and b are the same list (a Tracker's trim
+// list), not merely equal ones.
+func sameList(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func (s *stack) render(trim []string) string {

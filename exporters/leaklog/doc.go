@@ -15,8 +15,16 @@
 // and its time is the span's end. Its attributes use the span's attribute
 // keys: otelguard.name, otelguard.kind, otelguard.outcome,
 // otelguard.trigger, error.type, otelguard.leak.released and
-// code.stacktrace. Every other span (lifetimes that ended well, misuse
-// records, spans that are not otelguard's) is ignored.
+// code.stacktrace. The stack is a group with one attribute per frame, each
+// "function file:line", so that a person can read it in a text log as
+// well as a JSON one:
+//
+//	code.stacktrace.0="main.openReport /src/app/report.go:12" code.stacktrace.1="main.main /src/app/main.go:30"
+//	"code.stacktrace":{"0":"main.openReport /src/app/report.go:12","1":"main.main /src/app/main.go:30"}
+//
+// The Tracker's own logger (otelguard.WithLogger) logs stacks the same way.
+// Every other span (lifetimes that ended well, misuse records, spans that
+// are not otelguard's) is ignored.
 //
 // The Exporter logs inside ExportSpans, on whatever goroutine the span
 // processor calls it from. Keeping that work off the code that ends the

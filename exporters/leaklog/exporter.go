@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/otelguard/otelguard-go/internal/lifetimeattr"
+	"github.com/otelguard/otelguard-go/internal/stacklog"
 	"github.com/otelguard/otelguard-go/otelguard"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -101,7 +102,7 @@ func record(s sdktrace.ReadOnlySpan) (slog.Record, bool) {
 		attrs = append(attrs, slog.Bool(string(otelguard.LeakReleasedKey), true))
 	}
 	if f.Stack != "" {
-		attrs = append(attrs, slog.String(string(otelguard.StacktraceKey), f.Stack))
+		attrs = append(attrs, stacklog.Attr(string(otelguard.StacktraceKey), f.Stack))
 	}
 	r.AddAttrs(attrs...)
 	return r, true

@@ -145,14 +145,15 @@ func (s *symbolizer) expand(pc uintptr) []runtime.Frame {
 }
 
 // site is the acquire site of a non-empty stack: its first frame, the
-// code that acquired the lifetime, as "function file:line".
-func (s *symbolizer) site(pcs []uintptr) string {
+// code that acquired the lifetime, as "function file:line", the file name
+// cut by trim.
+func (s *symbolizer) site(pcs []uintptr, trim func(string) string) string {
 	fs := s.expand(pcs[0])
 	if len(fs) == 0 || fs[0].Function == "" {
 		return "0x" + strconv.FormatUint(uint64(pcs[0]), 16)
 	}
 	f := fs[0]
-	return f.Function + " " + f.File + ":" + strconv.Itoa(f.Line)
+	return f.Function + " " + trim(f.File) + ":" + strconv.Itoa(f.Line)
 }
 
 // stackOf returns the acquire stack of e, nil if none was captured.

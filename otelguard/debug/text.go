@@ -35,8 +35,8 @@ const noStackSite = "(no acquire stack)"
 // open. Lifetimes of a Tracker that captures no stacks share the site
 // "(no acquire stack)". Ages are measured at one instant, after the
 // lifetimes are read; a median of an even count is the older of the two
-// middle ages. File names are as the binary records them (see
-// otelguard.WithTrimPaths for the text of WriteLifetimes).
+// middle ages. File names are trimmed as the Tracker's
+// otelguard.WithTrimPaths says, as in every stack it renders.
 //
 // WriteText returns the error of the one Write it makes to w.
 func WriteText(w io.Writer, t *otelguard.Tracker) error {
@@ -186,9 +186,13 @@ type nameCount struct {
 // site order.
 func groupBySite(v *view, sym *symbolizer) []*siteGroup {
 	bySite := make(map[string]*siteGroup)
+	trim := func(file string) string { return file }
+	if len(v.entries) > 0 {
+		trim = v.entries[0].live.TrimPath // one Tracker: one trim list
+	}
 	sites := make([]string, len(v.stacks)) // by stack index
 	for i, pcs := range v.stacks {
-		sites[i] = sym.site(pcs)
+		sites[i] = sym.site(pcs, trim)
 	}
 	var groups []*siteGroup
 	for i := range v.entries {

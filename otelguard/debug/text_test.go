@@ -209,3 +209,20 @@ func TestWriteLifetimes(t *testing.T) {
 	}
 	closeAll(t, conns...)
 }
+
+// The text view names acquire sites with file names trimmed as the
+// Tracker's WithTrimPaths says, as the profile and the spans do. (It
+// printed the build path before.)
+func TestWriteTextTrimsPaths(t *testing.T) {
+	tr := newTracker(t, otelguard.WithTrimPaths())
+	conns := openConns(tr, 1)
+	var buf strings.Builder
+	if err := debug.WriteText(&buf, tr); err != nil {
+		t.Fatal(err)
+	}
+	site := regexp.MustCompile(`(?m)^1 @ ` + regexp.QuoteMeta(thisPkg+"openConns") + ` helpers_test\.go:\d+$`)
+	if !site.MatchString(buf.String()) {
+		t.Fatalf("the site is not trimmed:\n%s", buf.String())
+	}
+	closeAll(t, conns...)
+}

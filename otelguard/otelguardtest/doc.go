@@ -9,8 +9,7 @@
 //	func TestHandler(t *testing.T) {
 //		t.Parallel()
 //		rec := otelguardtest.NewTracker(t)
-//		h := newHandler(rec.Tracker)
-//		h.serve(ctx)
+//		serve(rec.Context()) // the code under test acquires with this context
 //		for _, l := range rec.Lifetimes() {
 //			...
 //		}
@@ -35,6 +34,7 @@
 // open: end every lifetime before the test returns, including those
 // released on the library's goroutines (CloseAsync, CloseOnCancel).
 //
-// Helpers take a TestingT (Error, Errorf, Cleanup; Helper when present),
-// which *testing.T and *testing.B satisfy and which a fake can implement.
+// Helpers take a TestingT (Error and Cleanup; Helper, Context and Output
+// when present), which *testing.T and *testing.B satisfy and which a fake
+// can implement.
 package otelguardtest

@@ -15,10 +15,8 @@ import (
 // when a test returns.
 type exampleT struct{ cleanups []func() }
 
-func (t *exampleT) Error(args ...any) { t.Errorf("%s", fmt.Sprint(args...)) }
-
-func (t *exampleT) Errorf(format string, args ...any) {
-	lines := strings.Split(fmt.Sprintf(format, args...), "\n")
+func (t *exampleT) Error(args ...any) {
+	lines := strings.Split(fmt.Sprint(args...), "\n")
 	fmt.Println("FAIL:", strings.Join(lines[:min(len(lines), 4)], "\n"))
 }
 
@@ -41,10 +39,9 @@ func openReport(tracker *otelguard.Tracker) {
 func ExampleNewTracker() {
 	t := &exampleT{} // in a test: the test's t
 	rec := otelguardtest.NewTracker(t)
-	ctx := context.Background()
+	ctx := rec.Context() // carries the test's Tracker to the code under test
 
-	conn := otelguard.Acquire(ctx, "db.conn", "primary", func(context.Context, string) error { return nil },
-		otelguard.WithTracker(rec.Tracker))
+	conn := otelguard.Acquire(ctx, "db.conn", "primary", func(context.Context, string) error { return nil })
 	_ = conn.Close(ctx)
 	for _, l := range rec.Lifetimes() {
 		fmt.Println(l.Name, l.Outcome)

@@ -13,20 +13,16 @@ import (
 
 // TestingT is the part of testing.TB that the helpers use: *testing.T,
 // *testing.B, *testing.F and testing.TB satisfy it, and so can a fake. If
-// the value also has a Helper() method, the helpers call it.
+// the value also has a Helper() method, the helpers call it, so that a
+// failure is reported at the test's own line; if it has Context() or
+// Output() (as *testing.T has since Go 1.24 and 1.25), NewTracker uses
+// them.
 type TestingT interface {
 	Error(args ...any)
-	Errorf(format string, args ...any)
 	Cleanup(func())
 }
 
 type helper interface{ Helper() }
-
-func markHelper(t TestingT) {
-	if h, ok := t.(helper); ok {
-		h.Helper()
-	}
-}
 
 // flushTimeout bounds Find's last wait for the Tracker's own goroutines.
 const flushTimeout = otelguard.DefaultCleanupTimeout
@@ -118,10 +114,11 @@ func (o *opts) anyOpen(live []otelguard.LiveLifetime) bool {
 
 // unreleased is one entry of Find's report.
 type unreleased struct {
-	kind  otelguard.Kind
-	name  string
-	state string
-	stack string
+	kind    otelguard.Kind
+	name    string
+	state   string
+	stack   string
+	touches []otelguard.AccessRecord
 }
 
 func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecord, total int64, flushErr error) error {
@@ -136,7 +133,7 @@ func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecor
 		if l.Released {
 			state += " (released by ReleaseOnLeak)"
 		}
-		found = append(found, unreleased{l.Kind, l.Name, state, l.Stack})
+		found = append(found, unreleased{l.Kind, l.Name, state, l.Stack, l.Touches})
 	}
 	for _, l := range live {
 		// A lifetime that leaks while it waits for CloseOnCancel is
@@ -151,7 +148,7 @@ func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecor
 		case l.Reported:
 			state += " (reported open_at_shutdown, never released)"
 		}
-		found = append(found, unreleased{l.Kind, l.Name, state, l.Stack()})
+		found = append(found, unreleased{l.Kind, l.Name, state, l.Stack(), l.Touches()})
 	}
 	if len(found) == 0 && flushErr == nil {
 		return nil
@@ -169,12 +166,16 @@ func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecor
 		fmt.Fprintf(&b, "\n%s %q: %s", u.kind, u.name, u.state)
 		if u.stack == "" {
 			b.WriteString(" (no acquire stack: the Tracker captures none)\n")
-			continue
+		} else {
+			b.WriteString(", acquired at:\n")
+			b.WriteString(u.stack)
+			if !strings.HasSuffix(u.stack, "\n") {
+				b.WriteByte('\n')
+			}
 		}
-		b.WriteString(", acquired at:\n")
-		b.WriteString(u.stack)
-		if !strings.HasSuffix(u.stack, "\n") {
-			b.WriteByte('\n')
+		for i := len(u.touches) - 1; i >= 0; i-- { // newest first, as a reader looks for it
+			a := u.touches[i]
+			fmt.Fprintf(&b, "last touched at %s\n\t%s:%d (%s)\n", a.Function, a.File, a.Line, a.Hint)
 		}
 	}
 	if total > int64(len(leaks)) {
@@ -190,14 +191,17 @@ func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecor
 }
 
 // VerifyNone marks t as failed (t.Error) with Find's report if Find finds
-// lifetimes of tr that were not released. It calls t.Helper when t has it.
+// lifetimes of tr that were not released. It calls t.Helper when t has it,
+// so the failure is reported at the line that called VerifyNone.
 //
 //	defer otelguardtest.VerifyNone(t, tracker)
 //
 // It judges tr's lifetimes only: with a Tracker per test, tests that run
 // in parallel do not see each other's. NewTracker registers it for you.
 func VerifyNone(t TestingT, tr *otelguard.Tracker, options ...Option) {
-	markHelper(t)
+	if h, ok := t.(helper); ok {
+		h.Helper()
+	}
 	if err := Find(tr, options...); err != nil {
 		t.Error(err)
 	}

@@ -40,12 +40,6 @@ func (f *fakeT) Error(args ...any) {
 	f.errs = append(f.errs, fmt.Sprint(args...))
 }
 
-func (f *fakeT) Errorf(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.errs = append(f.errs, fmt.Sprintf(format, args...))
-}
-
 func (f *fakeT) Cleanup(fn func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
