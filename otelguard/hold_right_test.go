@@ -102,7 +102,9 @@ func trackRowsSkip(tr *otelguard.Tracker, skip int) *otelguard.Resource[int] {
 }
 
 //go:noinline
-func queryUser(tr *otelguard.Tracker, skip int) *otelguard.Resource[int] { return trackRowsSkip(tr, skip) }
+func queryUser(tr *otelguard.Tracker, skip int) *otelguard.Resource[int] {
+	return trackRowsSkip(tr, skip)
+}
 
 func TestWithCallerSkipNamesTheHelpersCaller(t *testing.T) {
 	h := newHarness(t)

@@ -137,4 +137,3 @@ func TestWarningsGoToTheTestOutput(t *testing.T) {
 		}
 	}
 }
-
