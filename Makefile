@@ -74,14 +74,17 @@ bench:
 	@echo; echo "== MemoryPerOpen (heap-B/open: otelguard minus rawspan is the cost per lifetime)"; \
 		$(BENCHSTAT) -filter ".name:MemoryPerOpen" -col /impl .bench/shutdown.txt
 
-## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686)
+## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686),
+## serving the UI from JAEGER_UI_ASSETS or ../shared/jaeger-ui (placeholder without)
 jaeger:
 	e2e/scripts/jaeger.sh
 
-## screenshot: docs/jaeger-leak.png, taken by headless Chromium from a real Jaeger
+## screenshot: docs/jaeger-leak.png and docs/jaeger-search.png, the Jaeger UI as
+## headless Chromium walks it (needs a jaeger-ui build, as make jaeger)
 screenshot:
 	e2e/scripts/screenshot.sh
 
-## e2e: end-to-end tests against a Jaeger built from the pinned module
+## e2e: end-to-end tests against a Jaeger built from the pinned module; with a
+## jaeger-ui build (as make jaeger finds it) and Chromium, a browser test of the UI
 e2e:
 	@if [ -f e2e/go.mod ]; then cd e2e && $(GO) test -race -count=1 -timeout 30m ./...; else echo "no e2e module"; fi

@@ -9,6 +9,11 @@
 //
 //	cd e2e && go test -race -count=1 -timeout 30m ./...
 //
+// The Jaegers they start serve the Jaeger UI from a jaeger-ui build when
+// there is one, found as scripts/ui.sh says (JAEGER_UI_ASSETS, else
+// ../shared/jaeger-ui beside the repository): TestJaegerUI then walks the
+// UI in headless Chromium; without one, it skips.
+//
 // -short skips them. The binary is kept in $OTELGUARD_E2E_CACHE, or in
 // otelguard-e2e under the user's cache directory; scripts/jaeger.sh runs the
 // same binary on the standard ports for a look at the examples' spans.

@@ -30,6 +30,7 @@ var (
 	jaegerBin string
 	shared    *jaeger // the Jaeger most tests export to
 	workDir   string  // logs and binaries of this run
+	uiAssets  string  // the jaeger-ui build the Jaegers serve; "" for the placeholder page
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -48,6 +49,11 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(workDir)
 
+	var note string
+	if uiAssets, note, err = findUI(); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(os.Stderr, "e2e:", note)
 	if jaegerBin, err = buildJaeger(); err != nil {
 		return fail(err)
 	}
@@ -103,6 +109,35 @@ func goCmd(dir string, args ...string) error {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
+}
+
+// findUI returns the jaeger-ui build that the Jaegers serve, by the rule
+// of scripts/ui.sh: JAEGER_UI_ASSETS when set (an absolute path: Jaeger
+// runs in e2e/), else ../shared/jaeger-ui beside the repository when it
+// exists, else "": Jaeger built from its Go module then serves only a
+// placeholder page. The note says which, to be printed.
+func findUI() (dir, note string, err error) {
+	if dir = os.Getenv("JAEGER_UI_ASSETS"); dir != "" {
+		if !filepath.IsAbs(dir) {
+			return "", "", fmt.Errorf("JAEGER_UI_ASSETS=%s: give an absolute path (Jaeger runs in e2e/)", dir)
+		}
+		if !isUIBuild(dir) {
+			return "", "", fmt.Errorf("JAEGER_UI_ASSETS=%s is not a jaeger-ui build: it has no index.html", dir)
+		}
+		return dir, "serving the Jaeger UI from JAEGER_UI_ASSETS=" + dir, nil
+	}
+	dir = filepath.Join(filepath.Dir(repoRoot), "shared", "jaeger-ui")
+	if isUIBuild(dir) {
+		return dir, "serving the Jaeger UI from " + dir, nil
+	}
+	return "", "no jaeger-ui build (JAEGER_UI_ASSETS is unset and " + dir + " does not exist): " +
+		"Jaeger serves only its placeholder page, and the browser test skips. " +
+		"To get the UI, see the README's \"See it in Jaeger\".", nil
+}
+
+func isUIBuild(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, "index.html"))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // buildJaeger builds the pinned Jaeger into the cache directory. go build
@@ -173,7 +208,7 @@ func tryStartJaeger(name string) (*jaeger, error) {
 	j.cmd.Env = append(os.Environ(),
 		"JAEGER_OTLP_HTTP="+ports[0], "JAEGER_OTLP_GRPC="+ports[1],
 		"JAEGER_QUERY_HTTP="+ports[2], "JAEGER_QUERY_GRPC="+ports[3],
-		"JAEGER_HEALTH="+ports[4])
+		"JAEGER_HEALTH="+ports[4], "JAEGER_UI_ASSETS="+uiAssets)
 	j.cmd.Stdout, j.cmd.Stderr = logf, logf
 	if err := j.cmd.Start(); err != nil {
 		logf.Close()

@@ -1,30 +1,32 @@
 #!/usr/bin/env bash
-# Takes docs/jaeger-leak.png, the README's picture of a leak in Jaeger: what
-# `make screenshot` runs. It starts the pinned Jaeger (built as the e2e
-# tests build it), runs examples/service -selftest against it, finds a
-# leaked lifetime by tag search and has headless Chromium screenshot the
-# trace's page with the leaked span expanded. All of it is e2e's
-# TestScreenshot, which this runs.
+# Takes the README's pictures of the Jaeger UI, docs/jaeger-leak.png (the
+# leak's trace page, its span and tags expanded) and docs/jaeger-search.png
+# (the tag search that finds it): what `make screenshot` runs. They are
+# taken by e2e's TestJaegerUI, which this runs with OTELGUARD_SCREENSHOTS:
+# it starts the pinned Jaeger (built as the e2e tests build it), runs the
+# examples against it and walks the UI in headless Chromium.
 #
-# Needs Chromium: installed with apt-get when missing and run as root, on
-# Debian (the package is chromium). Jaeger built from
-# its Go module has no UI: set JAEGER_UI_ASSETS to a built jaeger-ui
-# directory to serve and screenshot the real one; without it the picture
-# shows the query API's JSON for the trace, and the test log says so.
+# Needs a jaeger-ui build, found as scripts/ui.sh says (JAEGER_UI_ASSETS, or
+# ../shared/jaeger-ui beside the repository), and Chromium: installed with
+# apt-get when missing and run as root.
 set -euo pipefail
+. "$(dirname "$0")/ui.sh"
+found=0
+find_jaeger_ui || found=$? # before the cd: a relative JAEGER_UI_ASSETS is the caller's
+if [ "$found" = 1 ]; then
+  cat >&2 <<MSG
+screenshot.sh: no jaeger-ui build (JAEGER_UI_ASSETS is unset and there is no
+../shared/jaeger-ui beside the repository): a Jaeger built from its Go module
+serves only a placeholder page, and the pictures must show the UI. To take them,
+$ui_howto_build
+MSG
+  exit 1
+fi
+[ "$found" = 0 ] || exit 2
+need_chromium
 cd "$(dirname "$0")/.."
 
-have_chromium() { command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null
-if ! have_chromium; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-  else
-    echo "screenshot.sh: needs Chromium (Debian: sudo apt-get install -y chromium)" >&2
-    exit 1
-  fi
-fi
-
-out="$(cd .. && pwd)/docs/jaeger-leak.png"
-mkdir -p "$(dirname "$out")"
-OTELGUARD_SCREENSHOT="$out" go test -count=1 -run '^TestScreenshot$' -v -timeout 30m .
-echo "wrote $out"
+out="$(cd .. && pwd)/docs"
+echo "serving the Jaeger UI from $JAEGER_UI_ASSETS" >&2
+OTELGUARD_SCREENSHOTS="$out" go test -count=1 -run '^TestJaegerUI$' -v -timeout 30m .
+echo "wrote $out/jaeger-leak.png and $out/jaeger-search.png"
