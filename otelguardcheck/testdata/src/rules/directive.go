@@ -26,7 +26,7 @@ func directiveSameLine(ctx context.Context) {
 
 func directiveWithoutReason(ctx context.Context) {
 	/* // want `//otelguard:handoff needs a reason` */ //otelguard:handoff
-	otelguard.Acquire(ctx, "conn", 1, release) // want `the \*otelguard.Resource from Acquire is discarded`
+	otelguard.Acquire(ctx, "conn", 1, release)         // want `the \*otelguard.Resource from Acquire is discarded`
 }
 
 func directiveTooFarAway(ctx context.Context) {
