@@ -93,14 +93,23 @@ func importsOtelguard(pkg *types.Package) bool {
 	return slices.ContainsFunc(pkg.Imports(), func(p *types.Package) bool { return p.Path() == otelguardPath })
 }
 
-// acquired is a lifetime acquired into a local variable.
+// acquired is a lifetime acquired into a local variable, or discarded.
 type acquired struct {
-	v    *types.Var
+	v    *types.Var // nil when the handle is discarded
 	k    kind
 	fn   *types.Func   // the acquiring function, for the report
 	call *ast.CallExpr // where it is acquired
-	def  ast.Node      // the AssignStmt or ValueSpec, a node of the CFG
+	def  ast.Node      // the AssignStmt or ValueSpec, a node of the CFG; for a discarded handle, the node that holds call
 }
+
+// fate is what the code around an acquire does with the handle.
+type fate uint8
+
+const (
+	handedOff fate = iota // or ended where it stands
+	followed              // into a local variable: follow it
+	discarded             // dropped: only Tracker.CloseAll can end it
+)
 
 // checkFunc checks one function body. Nested function literals are checked
 // on their own, as lostcancel does.
@@ -121,7 +130,7 @@ func (c *checker) checkFunc(node ast.Node) {
 	info := c.pass.TypesInfo
 	funcScope := info.Scopes[ftype]
 
-	var lifetimes []acquired
+	var lifetimes, dropped []acquired
 	var defers []*ast.DeferStmt
 	var ended []*types.Var // resources ended by a direct call, for valueAfterEnd
 	ast.PreorderStack(body, nil, func(n ast.Node, stack []ast.Node) bool {
@@ -143,9 +152,12 @@ func (c *checker) checkFunc(node ast.Node) {
 			if k == notHandle || handedToContext(info, n, fn) {
 				return true
 			}
-			if a, ok := c.site(n, stack, funcScope); ok {
+			switch a, f := c.site(n, stack, funcScope); f {
+			case followed:
 				a.k, a.fn = k, fn
 				lifetimes = append(lifetimes, a)
+			case discarded:
+				dropped = append(dropped, acquired{k: k, fn: fn, call: n})
 			}
 		}
 		return true
@@ -153,6 +165,17 @@ func (c *checker) checkFunc(node ast.Node) {
 
 	for _, v := range ended {
 		c.valueAfterEnd(node, v)
+	}
+	if len(dropped) > 0 {
+		// A discarded handle leaks unless Tracker.CloseAll ends it on
+		// every path that follows.
+		g := c.cfg(node)
+		for _, a := range dropped {
+			a.def = nodeOf(g, a.call)
+			if a.def == nil || !releasedByEarlierDefer(c, defers, a) && c.leak(g, nil, a.def, false) != nil {
+				c.report(a.call, "discarded", "the %s from %s is discarded: nothing can %s it", a.k, a.fn.Name(), a.k.enders())
+			}
+		}
 	}
 	if len(lifetimes) == 0 || isMain {
 		// Returning from main.main ends the process: like lostcancel,
@@ -186,12 +209,11 @@ func (c *checker) cfg(node ast.Node) *cfg.CFG {
 	return c.cfgs.FuncLit(node.(*ast.FuncLit))
 }
 
-// site decides what the function does with the handle that call acquires,
-// from where the call stands. It returns the lifetime to follow when the
-// handle goes into a local variable of this function; reports the handle
-// when it is discarded; and returns false when it is handed off at once
-// (returned, stored, sent, passed on) or ended at once (.Run(), .Close(…)).
-func (c *checker) site(call *ast.CallExpr, stack []ast.Node, funcScope *types.Scope) (acquired, bool) {
+// site decides the fate of the handle that call acquires, from where the
+// call stands: followed when it goes into a local variable of this
+// function; discarded when dropped; handed off when returned, stored, sent
+// or passed on, or ended at once (NewGuard(…).Run()).
+func (c *checker) site(call *ast.CallExpr, stack []ast.Node, funcScope *types.Scope) (acquired, fate) {
 	info := c.pass.TypesInfo
 	var child ast.Node = call
 	for i := len(stack) - 1; i >= 0; i-- {
@@ -200,48 +222,56 @@ func (c *checker) site(call *ast.CallExpr, stack []ast.Node, funcScope *types.Sc
 			child = p
 			continue
 		case *ast.ExprStmt, *ast.GoStmt, *ast.DeferStmt:
-			c.reportDiscarded(call)
+			return acquired{}, discarded
 		case *ast.SelectorExpr:
-			// NewGuard(…).Run(): ended where it is acquired. Any other
+			// Track(…).Close(ctx) ends it where it is acquired; any other
 			// use of the bare result, Track(…).Value(), drops the handle.
 			if fn, k := handleMethod(info, p); fn != nil && k.ends(fn.Name()) {
-				return acquired{}, false
+				return acquired{}, handedOff
 			}
-			c.reportDiscarded(call)
+			return acquired{}, discarded
 		case *ast.AssignStmt:
-			if len(p.Lhs) == len(p.Rhs) {
-				j := slices.Index(p.Rhs, ast.Expr(child.(ast.Expr)))
-				if j >= 0 {
-					return c.into(p.Lhs[j], p, call, funcScope)
-				}
+			if j := slices.Index(p.Rhs, child.(ast.Expr)); j >= 0 && len(p.Lhs) == len(p.Rhs) {
+				return c.into(p.Lhs[j], p, call, funcScope)
 			}
 		case *ast.ValueSpec:
-			if j := slices.Index(p.Values, ast.Expr(child.(ast.Expr))); j >= 0 && j < len(p.Names) {
+			if j := slices.Index(p.Values, child.(ast.Expr)); j >= 0 && j < len(p.Names) {
 				return c.into(p.Names[j], p, call, funcScope)
 			}
 		}
-		return acquired{}, false
+		return acquired{}, handedOff
 	}
-	return acquired{}, false
+	return acquired{}, handedOff
 }
 
-// into handles `lhs = call`: a local variable is followed, _ discards the
-// handle, anything else (a field, an element, a global, a variable of an
-// enclosing function) stores it: a hand-off.
-func (c *checker) into(lhs ast.Expr, def ast.Node, call *ast.CallExpr, funcScope *types.Scope) (acquired, bool) {
+// into decides the fate of `lhs = call`: a local variable is followed, _
+// discards the handle, anything else (a field, an element, a global, a
+// variable of an enclosing function) stores it: a hand-off.
+func (c *checker) into(lhs ast.Expr, def ast.Node, call *ast.CallExpr, funcScope *types.Scope) (acquired, fate) {
 	id, ok := ast.Unparen(lhs).(*ast.Ident)
 	if !ok {
-		return acquired{}, false
+		return acquired{}, handedOff
 	}
 	if id.Name == "_" {
-		c.reportDiscarded(call)
-		return acquired{}, false
+		return acquired{}, discarded
 	}
 	v, ok := c.pass.TypesInfo.ObjectOf(id).(*types.Var)
 	if !ok || !funcScope.Contains(v.Pos()) {
-		return acquired{}, false
+		return acquired{}, handedOff
 	}
-	return acquired{v: v, call: call, def: def}, true
+	return acquired{v: v, call: call, def: def}, followed
+}
+
+// nodeOf returns the node of g that holds n.
+func nodeOf(g *cfg.CFG, n ast.Node) ast.Node {
+	for _, b := range g.Blocks {
+		for _, bn := range b.Nodes {
+			if bn.Pos() <= n.Pos() && n.End() <= bn.End() {
+				return bn
+			}
+		}
+	}
+	return nil
 }
 
 // releasedByEarlierDefer reports whether a defer statement placed before
@@ -262,7 +292,8 @@ func releasedByEarlierDefer(c *checker, defers []*ast.DeferStmt, a acquired) boo
 // leak searches the CFG, as lostcancel does, for a path from def (which puts
 // a new lifetime in v) on which v is neither taken (ended or handed off)
 // before a return statement, nor before v is assigned again. It returns the
-// return or assignment that ends such a path, or nil.
+// return or assignment that ends such a path, or nil. With v nil (a
+// discarded handle) only Tracker.CloseAll takes it.
 func (c *checker) leak(g *cfg.CFG, v *types.Var, def ast.Node, namedResult bool) ast.Node {
 	// step reports whether n ends the search, and whether it leaks.
 	step := func(n ast.Node) (stop bool, at ast.Node) {
@@ -305,7 +336,7 @@ outer:
 		}
 	}
 	if defBlock == nil {
-		return nil // unreachable code has no path to follow
+		return nil // no path to follow
 	}
 	if stop, at := scan(nil, rest); stop {
 		return at
@@ -366,11 +397,6 @@ func (c *checker) checkDeferDisarm(d *ast.DeferStmt) {
 		c.report(d, "deferdisarm", "defer %s.Disarm() disarms the guard on every path, so its cleanup can never run: call Disarm where the work has succeeded",
 			types.ExprString(sel.X))
 	}
-}
-
-func (c *checker) reportDiscarded(call *ast.CallExpr) {
-	k, fn := acquireKind(c.pass.TypesInfo, call)
-	c.report(call, "discarded", "the %s from %s is discarded: nothing can %s it", k, fn.Name(), k.enders())
 }
 
 func (c *checker) reportLeak(a acquired, at ast.Node, body *ast.BlockStmt) {

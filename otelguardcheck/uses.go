@@ -46,7 +46,7 @@ func (c *checker) effectIn(n ast.Node, v *types.Var, namedResult bool) effect {
 		switch n := n.(type) {
 		case *ast.FuncLit:
 			if !calledInPlace(n, stack) {
-				if mentions(c.pass.TypesInfo, n, v) {
+				if v != nil && mentions(c.pass.TypesInfo, n, v) {
 					eff = taken
 				}
 				return false
@@ -59,7 +59,7 @@ func (c *checker) effectIn(n ast.Node, v *types.Var, namedResult bool) effect {
 				return false
 			}
 		case *ast.Ident:
-			if obj := c.pass.TypesInfo.ObjectOf(n); obj == v {
+			if obj := c.pass.TypesInfo.ObjectOf(n); v != nil && obj == v {
 				switch c.useOf(n, stack) {
 				case taken:
 					eff = taken

@@ -32,3 +32,24 @@ func trackerShutdown(ctx context.Context, t *otelguard.Tracker) error {
 	_ = r
 	return t.Shutdown(ctx)
 }
+
+// A discarded handle is ended by a CloseAll that follows on every path, or
+// that an earlier defer runs.
+func trackerCloseAllDiscarded(ctx context.Context, t *otelguard.Tracker) error {
+	otelguard.Acquire(ctx, "a", 1, release, otelguard.WithTracker(t))
+	_ = t.NewGuard(ctx, "b", rollback)
+	return t.CloseAll(ctx)
+}
+
+func trackerCloseAllOnOnePath(ctx context.Context, t *otelguard.Tracker, ok bool) error {
+	otelguard.Acquire(ctx, "a", 1, release, otelguard.WithTracker(t)) // want `the \*otelguard.Resource from Acquire is discarded`
+	if ok {
+		return t.CloseAll(ctx)
+	}
+	return nil
+}
+
+func trackerDeferredCloseAll(ctx context.Context, t *otelguard.Tracker) {
+	defer t.CloseAll(ctx)
+	t.NewScope(ctx, "s")
+}
