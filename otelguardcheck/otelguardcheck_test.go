@@ -11,5 +11,5 @@ import (
 // of cases and one file per case; each file's // want comments are the
 // reports it must give, and every other report is an error.
 func TestAnalyzer(t *testing.T) {
-	analysistest.Run(t, analysistest.TestData(), otelguardcheck.Analyzer, "rules", "handoff", "flow", "mainpkg", "falsepositives")
+	analysistest.Run(t, analysistest.TestData(), otelguardcheck.Analyzer, "rules", "handoff", "flow", "mainpkg", "falsepositives", "readme")
 }
