@@ -31,14 +31,14 @@ var Analyzer = &analysis.Analyzer{
 const rulesDoc = `A lifetime acquired by otelguard (NewGuard, Acquire, Track, NewScope and the
 Tracker methods) into a local variable must be ended on every path to a
 return: a *Guard by Run or Disarm, a *Resource by Close, CloseAsync or Detach,
-a *Scope by Close or Disarm. Returning it, storing it in a field, map, slice
-or global, sending it on a channel, capturing it in a closure that runs later
-or in a go statement, passing it to a function that may keep it, adding it to
-a Scope, or acquiring it with CloseOnCancel() on a context that can be done
-hands it off: not a leak. Also reported: a handle discarded at its acquire,
-defer g.Disarm() (the guard can then never run), and r.Value() after r was
-closed. A //otelguard:handoff <reason> comment on the line of a report, or
-on the line before, silences it.`
+a *Scope by Close or Disarm (Tracker.CloseAll ends them all). Returning it,
+storing it in a field, map, slice or global, sending it on a channel,
+capturing it in a closure that runs later or in a go statement, passing it to
+a function that may keep it, adding it to a Scope, or acquiring it with
+CloseOnCancel() on a context that can be done hands it off: not a leak. Also
+reported: a handle discarded at its acquire, defer g.Disarm() (the guard can
+then never run), and r.Value() after r was closed. A //otelguard:handoff
+<reason> comment on the line of a report, or on the line before, silences it.`
 
 // checker holds what one pass learns about its package.
 type checker struct {
