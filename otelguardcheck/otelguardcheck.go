@@ -183,23 +183,31 @@ func (c *checker) checkFunc(node ast.Node) {
 		return
 	}
 	g := c.cfg(node)
-	results := c.signature(node).Results()
+	var results []*types.Var
+	if sig := c.signature(node); sig != nil {
+		results = slices.Collect(sig.Results().Variables())
+	}
 	for _, a := range lifetimes {
 		if releasedByEarlierDefer(c, defers, a) {
 			continue
 		}
-		namedResult := slices.Contains(slices.Collect(results.Variables()), a.v)
+		namedResult := slices.Contains(results, a.v)
 		if at := c.leak(g, a.v, a.def, namedResult); at != nil {
 			c.reportLeak(a, at, body)
 		}
 	}
 }
 
+// signature returns the signature of a FuncDecl or FuncLit, nil if unknown.
 func (c *checker) signature(node ast.Node) *types.Signature {
 	if fd, ok := node.(*ast.FuncDecl); ok {
-		return c.pass.TypesInfo.Defs[fd.Name].Type().(*types.Signature)
+		if fn, ok := c.pass.TypesInfo.Defs[fd.Name].(*types.Func); ok {
+			return fn.Signature()
+		}
+		return nil
 	}
-	return c.pass.TypesInfo.TypeOf(node.(*ast.FuncLit)).(*types.Signature)
+	sig, _ := c.pass.TypesInfo.TypeOf(node.(*ast.FuncLit)).(*types.Signature)
+	return sig
 }
 
 func (c *checker) cfg(node ast.Node) *cfg.CFG {
