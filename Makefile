@@ -24,9 +24,9 @@ lint: vet staticcheck otelguardcheck
 # MODULES is every module in the tree (a directory with a go.mod; testdata
 # and hidden directories aside), found on each run so that a module added
 # later is linted without an edit here. IN_MODULE starts a command in the
-# module $$m as that module is built: with its own go.work if it has one (e2e),
-# else against its own go.mod alone (the library as its users build it,
-# examples through its replace of the library, otelguardcheck).
+# module $$m as that module is built: with its own go.work if it has one (e2e,
+# otelguardcheck), else against its own go.mod alone (the library as its
+# users build it, examples through their replace of the library).
 MODULES   = $(shell find . -name go.mod -not -path '*/testdata/*' -not -path '*/.*/*' | xargs -n1 dirname | sort)
 IN_MODULE = cd $$m && if [ "$$m" != . ] && [ -f go.work ]; then export GOWORK="$$PWD/go.work"; else export GOWORK=off; fi &&
 
@@ -40,8 +40,8 @@ staticcheck:
 ## as go vet's vettool over every module: it lints only once its tests pass
 OTELGUARDCHECK := $(CURDIR)/bin/otelguardcheck
 otelguardcheck:
-	cd otelguardcheck && GOWORK=off $(GO) test -race -count=1 ./...
-	cd otelguardcheck && GOWORK=off $(GO) build -o $(OTELGUARDCHECK) ./cmd/otelguardcheck
+	cd otelguardcheck && $(GO) test -race -count=1 ./...
+	cd otelguardcheck && $(GO) build -o $(OTELGUARDCHECK) ./cmd/otelguardcheck
 	@for m in $(MODULES); do echo "go vet -vettool=otelguardcheck ./... in $$m"; ($(IN_MODULE) $(GO) vet -vettool=$(OTELGUARDCHECK) ./...) || exit 1; done
 
 ## unit: the library's tests, with the race detector (fuzz seeds included)
