@@ -28,12 +28,12 @@ const (
 
 // effectIn reports what node n does to the handle in v: taken if any part of
 // n takes it (or calls Tracker.CloseAll), else overwritten if n assigns v,
-// else neutral. (In Go an
-// assignment happens after its right-hand side is evaluated, so a statement
-// that both takes and assigns v took the handle first.) A closure that n
-// calls in place, deferred or not, is part of n; a closure that runs later
-// and mentions v takes it. namedResult says that v is a result parameter,
-// which a bare return hands to the caller.
+// else neutral. (In Go an assignment happens after its right-hand side is
+// evaluated, so a statement that both takes and assigns v took the handle
+// first.) A closure that n calls in place, deferred or not, is part of n; a
+// closure that runs later and mentions v takes it. namedResult says that v
+// is a result parameter, which a bare return hands to the caller. With v nil
+// only CloseAll takes.
 func (c *checker) effectIn(n ast.Node, v *types.Var, namedResult bool) effect {
 	if ret, ok := n.(*ast.ReturnStmt); ok && ret.Results == nil && namedResult {
 		return taken
