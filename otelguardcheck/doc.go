@@ -78,8 +78,10 @@
 // # What it does not report
 //
 // As lostcancel, whose path search over the control-flow graph it follows
-// (go/cfg, from the ctrlflow pass), the analyzer is path-insensitive and
-// errs towards silence:
+// (go/cfg, from the ctrlflow pass), the analyzer is path-insensitive: it
+// can report a path that two conditions, correlated, make impossible (an
+// acquire under if debug and its Close under a second if debug); a defer,
+// or the directive, answers that. Otherwise it errs towards silence:
 //
 //   - a path that ends in panic, os.Exit, log.Fatal, t.Fatal or any
 //     function ctrlflow knows never returns is not a leak path;
