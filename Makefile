@@ -1,8 +1,10 @@
 # otelguard: everything CI runs is `make test`.
 #
 # The library (root module), the examples (their own module, joined by
-# go.work) and the end-to-end tests against a real Jaeger (e2e/, a module of
-# its own so that Jaeger's dependencies never reach the library's go.mod).
+# go.work), the end-to-end tests against a real Jaeger (e2e/, a module of
+# its own so that Jaeger's dependencies never reach the library's go.mod),
+# and the otelguardcheck analyzer (a module of its own so that
+# golang.org/x/tools never reaches it either), which lint runs over them all.
 
 GO          ?= go
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -11,23 +13,36 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test lint vet staticcheck unit examples e2e bench jaeger screenshot
+.PHONY: test lint vet staticcheck otelguardcheck unit examples e2e bench jaeger screenshot
 
 ## test: vet, staticcheck, the race-enabled unit tests, the examples, e2e
 test: lint unit examples e2e
 
-## lint: go vet and staticcheck over every module
-lint: vet staticcheck
+## lint: go vet, staticcheck and otelguardcheck over every module
+lint: vet staticcheck otelguardcheck
+
+# MODULES is every module in the tree (a directory with a go.mod; testdata
+# and hidden directories aside), found on each run so that a module added
+# later is linted without an edit here. IN_MODULE starts a command in the
+# module $$m as that module is built: with its own go.work if it has one (e2e,
+# otelguardcheck), else against its own go.mod alone (the library as its
+# users build it, examples through their replace of the library).
+MODULES   = $(shell find . -name go.mod -not -path '*/testdata/*' -not -path '*/.*/*' | xargs -n1 dirname | sort)
+IN_MODULE = cd $$m && if [ "$$m" != . ] && [ -f go.work ]; then export GOWORK="$$PWD/go.work"; else export GOWORK=off; fi &&
 
 vet:
-	$(ROOT) vet ./...
-	cd examples && $(GO) vet ./...
-	@if [ -f e2e/go.mod ]; then cd e2e && $(GO) vet ./...; fi
+	@for m in $(MODULES); do echo "go vet ./... in $$m"; ($(IN_MODULE) $(GO) vet ./...) || exit 1; done
 
 staticcheck:
-	$(ROOT) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
-	cd examples && $(STATICCHECK) ./...
-	@if [ -f e2e/go.mod ]; then cd e2e && $(STATICCHECK) ./...; fi
+	@for m in $(MODULES); do echo "staticcheck ./... in $$m"; ($(IN_MODULE) $(STATICCHECK) ./...) || exit 1; done
+
+## otelguardcheck: the analyzer's own tests (race-enabled), then the analyzer
+## as go vet's vettool over every module: it lints only once its tests pass
+OTELGUARDCHECK := $(CURDIR)/bin/otelguardcheck
+otelguardcheck:
+	cd otelguardcheck && $(GO) test -race -count=1 ./...
+	cd otelguardcheck && $(GO) build -o $(OTELGUARDCHECK) ./cmd/otelguardcheck
+	@for m in $(MODULES); do echo "go vet -vettool=otelguardcheck ./... in $$m"; ($(IN_MODULE) $(GO) vet -vettool=$(OTELGUARDCHECK) ./...) || exit 1; done
 
 ## unit: the library's tests, with the race detector (fuzz seeds included)
 unit:

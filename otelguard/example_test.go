@@ -273,6 +273,7 @@ func ExampleScope_Disarm() {
 
 func ExampleTracker_Shutdown() {
 	tracker, rec := exampleTracker()
+	//otelguard:handoff left open on purpose: the example shows Shutdown's open_at_shutdown
 	_ = tracker.NewGuard(context.Background(), "worker.lock", func(context.Context) error { return nil })
 	// At exit: report what is still open, and wait for async releases.
 	fmt.Println(tracker.Shutdown(context.Background()))
@@ -334,6 +335,7 @@ func ExampleTracker_Leaks() {
 
 //go:noinline
 func dropHandle(tracker *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose: the example shows the GC's leaked_without_close report
 	otelguard.Acquire(context.Background(), "report.file", new(bufio.Writer),
 		func(_ context.Context, w *bufio.Writer) error { return w.Flush() }, otelguard.WithTracker(tracker))
 }

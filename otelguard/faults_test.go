@@ -653,6 +653,7 @@ func TestFaultReleaseOnLeakPanics(t *testing.T) {
 	h := newHarness(t)
 	hd := captureHandled(t)
 	func() {
+		//otelguard:handoff leaked on purpose: ReleaseOnLeak runs the panicking release when the GC finds it
 		otelguard.Acquire(context.Background(), "x", 0, func(context.Context, int) error { panic("leak release") },
 			otelguard.WithTracker(h.tr), otelguard.ReleaseOnLeak())
 	}()
@@ -834,6 +835,7 @@ func TestReentrantCloseAllAndShutdownInsideRelease(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			h := newHarness(t)
 			var otherRuns atomic.Int32
+			//otelguard:handoff CloseAll, called inside self's release, ends it; Shutdown's branch closes it
 			other := otelguard.Acquire(context.Background(), "other", 0, func(context.Context, int) error { otherRuns.Add(1); return nil }, otelguard.WithTracker(h.tr))
 			var inner error
 			r := otelguard.Acquire(context.Background(), "self", 0, func(ctx context.Context, _ int) error {
@@ -1083,8 +1085,11 @@ func TestBadInputNilContextEverywhere(t *testing.T) {
 func TestBadInputNilFunctionsRegisterNothing(t *testing.T) {
 	h := newHarness(t)
 	for name, f := range map[string]func(){
-		"NewGuard":    func() { h.tr.NewGuard(context.Background(), "g", nil) },
-		"Acquire":     func() { otelguard.Acquire[int](context.Background(), "r", 0, nil, otelguard.WithTracker(h.tr)) },
+		//otelguard:handoff panics on its nil cleanup: nothing is acquired
+		"NewGuard": func() { h.tr.NewGuard(context.Background(), "g", nil) },
+		//otelguard:handoff panics on its nil release: nothing is acquired
+		"Acquire": func() { otelguard.Acquire[int](context.Background(), "r", 0, nil, otelguard.WithTracker(h.tr)) },
+		//otelguard:handoff panics on its nil value: nothing is acquired
 		"Track":       func() { otelguard.Track[*os.File](context.Background(), "t", nil, otelguard.WithTracker(h.tr)) },
 		"Scope.Defer": func() { sc := h.tr.NewScope(context.Background(), "s"); defer sc.Disarm(); sc.Defer("d", nil) },
 		"Scope.Add":   func() { sc := h.tr.NewScope(context.Background(), "s"); defer sc.Disarm(); sc.Add(nil) },
@@ -1172,6 +1177,7 @@ func TestLimitsNames(t *testing.T) {
 		_ = g.Run()
 		r := otelguard.Acquire(context.Background(), in, 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
 		_ = r.Close(context.Background())
+		//otelguard:handoff misuse on purpose: the misuse record carries the name
 		_ = r.Value() // misuse record carries the name
 		sc := h.tr.NewScope(context.Background(), in)
 		sc.Defer(in, nop)
@@ -1369,6 +1375,7 @@ func TestNoValueEverRendered(t *testing.T) {
 	r := otelguard.Acquire(ctx, "detached", v, ok, tr)
 	r.Touch("touch")
 	_ = r.Detach()
+	//otelguard:handoff misuse on purpose: use_after_detach
 	_ = r.Value()  // misuse: use_after_detach
 	_ = r.Detach() // misuse: detach_after_close
 	synctest.Test(t, func(t *testing.T) {
@@ -1455,6 +1462,7 @@ func (p *rlGateProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 
 //go:noinline
 func rlDropScope(tr *otelguard.Tracker, closed *atomic.Bool) {
+	//otelguard:handoff dropped on purpose: the GC reports the scope and releases its members
 	sc := tr.NewScope(context.Background(), "dropped.scope")
 	sc.Add(closerFunc(func(context.Context) error { closed.Store(true); return nil }))
 	sc.Defer("member", nop)

@@ -145,7 +145,9 @@ func TestMetricsMisuse(t *testing.T) {
 	h := newMetricHarness(t)
 	r := otelguard.Acquire(context.Background(), "c", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
 	_ = r.Close(context.Background())
+	//otelguard:handoff misuse on purpose: the test counts the use_after_close metric
 	_ = r.Value()
+	//otelguard:handoff misuse on purpose: the test counts the use_after_close metric
 	_ = r.Value()
 	want := set(otelguard.KindKey.String("resource"), otelguard.NameKey.String("c"), otelguard.MisuseKindKey.String("use_after_close"))
 	if v, _ := sumPoint[int64](t, h.collect(t)[otelguard.MetricMisuse], want); v != 2 {
@@ -254,6 +256,7 @@ func TestTouchOutsideParanoidRecordsNothing(t *testing.T) {
 
 //go:noinline
 func leakTouched(tr *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose: the test wants the GC's leaked_without_close report
 	r := otelguard.Acquire(context.Background(), "touched", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(tr))
 	for i := range 10 {
 		r.Touch("step " + string(rune('0'+i)))

@@ -265,6 +265,7 @@ func (s *stress) guard(i int, mode int, paths ...stPath) {
 		s.dropGuard(l)
 		return
 	}
+	//otelguard:handoff ended by the closures that race its paths below (paths is never empty), or kept alive
 	g := s.tr.NewGuard(context.Background(), l.name, func(context.Context) error { return l.release() }, s.opts(l, nil)...)
 	if paths[0] == pNone {
 		s.keepAlive(g)
@@ -294,6 +295,7 @@ func (s *stress) guard(i int, mode int, paths ...stPath) {
 
 //go:noinline
 func (s *stress) dropGuard(l *stLife) {
+	//otelguard:handoff dropped on purpose: the stress test's GC path
 	s.tr.NewGuard(context.Background(), l.name, func(context.Context) error { return l.release() }, s.opts(l, nil)...)
 }
 
@@ -310,6 +312,7 @@ func (s *stress) scope(i int, paths []stPath, memberPath stPath) {
 		s.dropScope(l, m, rl)
 		return
 	}
+	//otelguard:handoff ended by the closures that race its paths below (paths is never empty)
 	sc := s.tr.NewScope(context.Background(), l.name, s.opts(l, nil)...)
 	sc.Add(stCounter{l})
 	r := otelguard.Acquire(context.Background(), rl.name, rl, stRelease, s.opts(rl, nil)...)
@@ -340,6 +343,7 @@ func (s *stress) scope(i int, paths []stPath, memberPath stPath) {
 
 //go:noinline
 func (s *stress) dropScope(l, m, rl *stLife) {
+	//otelguard:handoff dropped on purpose: the stress test's GC path
 	sc := s.tr.NewScope(context.Background(), l.name, s.opts(l, nil)...)
 	sc.Add(stCounter{l})
 	sc.Add(otelguard.Acquire(context.Background(), rl.name, rl, stRelease, s.opts(rl, nil)...))

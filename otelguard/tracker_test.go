@@ -299,13 +299,20 @@ func TestExactlyOneOutcomeUnderRacingEnds(t *testing.T) {
 func TestPanicMessagesArePrefixed(t *testing.T) {
 	tr := otelguard.New(otelguard.WithTracerProvider(noop.NewTracerProvider()))
 	cases := map[string]func(){
-		"NewGuard nil cleanup":     func() { tr.NewGuard(context.Background(), "g", nil) },
+		//otelguard:handoff panics on its nil cleanup: nothing is acquired
+		"NewGuard nil cleanup": func() { tr.NewGuard(context.Background(), "g", nil) },
+		//otelguard:handoff panics on its nil cleanup: nothing is acquired
 		"pkg NewGuard nil cleanup": func() { otelguard.NewGuard(context.Background(), "g", nil) },
-		"Acquire nil release":      func() { otelguard.Acquire[int](context.Background(), "r", 0, nil) },
-		"Track nil value":          func() { otelguard.Track[interface{ Close() error }](context.Background(), "t", nil) },
-		"Scope.Defer nil":          func() { tr.NewScope(context.Background(), "s").Defer("d", nil) },
-		"Scope.Add nil":            func() { tr.NewScope(context.Background(), "s").Add(nil) },
-		"nil Tracker":              func() { (*otelguard.Tracker)(nil).NewGuard(context.Background(), "g", nop) },
+		//otelguard:handoff panics on its nil release: nothing is acquired
+		"Acquire nil release": func() { otelguard.Acquire[int](context.Background(), "r", 0, nil) },
+		//otelguard:handoff panics on its nil value: nothing is acquired
+		"Track nil value": func() { otelguard.Track[interface{ Close() error }](context.Background(), "t", nil) },
+		//otelguard:handoff Defer panics on its nil cleanup: the scope is the test's only
+		"Scope.Defer nil": func() { tr.NewScope(context.Background(), "s").Defer("d", nil) },
+		//otelguard:handoff Add panics on its nil closer: the scope is the test's only
+		"Scope.Add nil": func() { tr.NewScope(context.Background(), "s").Add(nil) },
+		//otelguard:handoff panics on the nil Tracker: nothing is acquired
+		"nil Tracker": func() { (*otelguard.Tracker)(nil).NewGuard(context.Background(), "g", nop) },
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -534,6 +541,7 @@ func TestAcquiredAtWithASpanThatHasNoStartTime(t *testing.T) {
 	tr := otelguard.New(otelguard.WithTracerProvider(recordingTP{}), otelguard.WithMeterProvider(metricnoop.NewMeterProvider()))
 	before := time.Now()
 	g := tr.NewGuard(context.Background(), "g", func(context.Context) error { return nil })
+	//otelguard:handoff the guard only puts a lifetime in Live(); its cleanup is not meant to run
 	defer g.Disarm()
 	after := time.Now()
 	live := tr.Live()

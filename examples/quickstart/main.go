@@ -158,7 +158,7 @@ func exercise(ctx context.Context, tracker *otelguard.Tracker) {
 	}
 
 	// open_at_shutdown: still held when the program shuts down.
-	_ = tracker.NewGuard(ctx, "worker.lock", func(context.Context) error { return nil })
+	_ = tracker.NewGuard(ctx, "worker.lock", func(context.Context) error { return nil }) //otelguard:handoff left open on purpose: the example shows open_at_shutdown
 
 	_ = tracker.Flush(ctx) // the cancel release and the leak report run in the background
 }
@@ -167,7 +167,7 @@ func exercise(ctx context.Context, tracker *otelguard.Tracker) {
 //
 //go:noinline
 func leakReportBuffer(ctx context.Context, tracker *otelguard.Tracker) {
-	buf := otelguard.Acquire(ctx, "report.buffer", make([]byte, 4096), func(context.Context, []byte) error { return nil },
+	buf := otelguard.Acquire(ctx, "report.buffer", make([]byte, 4096), func(context.Context, []byte) error { return nil }, //otelguard:handoff leaked on purpose: the example shows leaked_without_close
 		otelguard.WithTracker(tracker))
 	_ = buf.Value()
 }

@@ -89,6 +89,7 @@ func release(context.Context, int) error { return nil }
 
 //go:noinline
 func leakBuffer(tr *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose: the test wants the GC's leaked_without_close report
 	otelguard.Acquire(context.Background(), "report.buffer", 0, release, otelguard.WithTracker(tr))
 }
 
@@ -111,6 +112,7 @@ func TestEveryBadOutcomeIsOneWarning(t *testing.T) {
 	// Ended well: nothing logged.
 	ok := otelguard.Acquire(ctx, "db.conn", 0, release, otelguard.WithTracker(tr))
 	_ = ok.Close(ctx)
+	//otelguard:handoff misuse on purpose: a misuse record, not a lifetime, must not be logged
 	_ = ok.Value() // misuse record: not a lifetime
 	tr.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil }).Disarm()
 	_, plain := tp.Tracer("app").Start(ctx, "app.span")
@@ -184,6 +186,7 @@ func TestEveryBadOutcomeIsOneWarning(t *testing.T) {
 
 //go:noinline
 func leakReleased(tr *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose: ReleaseOnLeak releases it when the GC finds it
 	otelguard.Acquire(context.Background(), "fd", 0, release, otelguard.WithTracker(tr), otelguard.ReleaseOnLeak())
 }
 

@@ -37,6 +37,7 @@ func ExampleNew() {
 //
 //go:noinline
 func openReport(tracker *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose: the example shows the GC's leaked_without_close report
 	otelguard.Acquire(context.Background(), "report.buffer", make([]byte, 4096),
 		func(context.Context, []byte) error { return nil }, otelguard.WithTracker(tracker))
 }
@@ -89,6 +90,7 @@ func ExampleExporter_Misuses() {
 	conn := otelguard.Acquire(ctx, "db.conn", "primary", func(context.Context, string) error { return nil },
 		otelguard.WithTracker(tracker))
 	_ = conn.Close(ctx)
+	//otelguard:handoff misuse on purpose: the example shows the use-after-close record
 	_ = conn.Value() // use after close
 
 	fmt.Println("lifetimes:", len(exp.Lifetimes()))

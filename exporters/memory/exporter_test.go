@@ -55,6 +55,7 @@ func collectLeaks(t testing.TB, tr *otelguard.Tracker, want int64) {
 
 //go:noinline
 func leakBuffer(tr *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose: the test wants the GC's leaked_without_close report
 	otelguard.Acquire(context.Background(), "report.buffer", 0, release, otelguard.WithTracker(tr))
 }
 
@@ -115,6 +116,7 @@ func TestLifetimesDecodeEveryOutcome(t *testing.T) {
 	tmp := otelguard.Acquire(ctx, "tmp.file", 0, release, otelguard.WithTracker(tr))
 	_ = tmp.Close(done)
 
+	//otelguard:handoff left open on purpose: Shutdown reports it open_at_shutdown
 	_ = tr.NewGuard(ctx, "worker.lock", nop) // still open at Shutdown
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -188,6 +190,7 @@ func TestLeaksAreLeakedWithoutCloseOnly(t *testing.T) {
 	exp, _, tr := setup(t)
 	leakBuffer(tr)
 	collectLeaks(t, tr, 1)
+	//otelguard:handoff left open on purpose: Shutdown reports it open_at_shutdown
 	_ = tr.NewGuard(context.Background(), "held", nop)
 	_ = tr.Shutdown(context.Background())
 
@@ -213,6 +216,7 @@ func TestLeaksAreLeakedWithoutCloseOnly(t *testing.T) {
 
 //go:noinline
 func leakReleased(tr *otelguard.Tracker, released chan<- struct{}) {
+	//otelguard:handoff leaked on purpose: ReleaseOnLeak releases it when the GC finds it
 	otelguard.Acquire(context.Background(), "fd", 0, func(context.Context, int) error {
 		close(released)
 		return nil
@@ -236,6 +240,7 @@ func TestMisusesStayOutOfLifetimes(t *testing.T) {
 	ctx := context.Background()
 	r := otelguard.Acquire(ctx, "conn", 7, release, otelguard.WithTracker(tr))
 	_ = r.Close(ctx)
+	//otelguard:handoff misuse on purpose: the test wants the use-after-close record
 	_ = r.Value() // use after close
 
 	_, plain := tp.Tracer("test").Start(ctx, "not.a.lifetime")

@@ -160,6 +160,7 @@ func TestWriteProfile(t *testing.T) {
 func TestWriteProfileStacks(t *testing.T) {
 	tr := newTracker(t)
 	g := guardInline(tr) // inlined here
+	//otelguard:handoff the guard only puts a lifetime in the live view; its cleanup is not meant to run
 	defer g.Disarm()
 	conns := openConns(tr, 1) // not inlined
 	defer closeAll(t, conns...)
@@ -268,6 +269,7 @@ func TestWriteProfileWithoutStacks(t *testing.T) {
 	conns := openConns(tr, 2)
 	defer closeAll(t, conns...)
 	g := tr.NewGuard(context.Background(), "tx", noopCleanup)
+	//otelguard:handoff the guard only puts a lifetime in the live view; its cleanup is not meant to run
 	defer g.Disarm()
 	p := readProfile(t, tr)
 	if len(p.Sample) != 2 {

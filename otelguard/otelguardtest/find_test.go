@@ -197,6 +197,7 @@ func TestFindListsADroppedCloseOnCancelHandleAsOpen(t *testing.T) {
 
 //go:noinline
 func leakReleased(tr *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose: ReleaseOnLeak releases it when the GC finds it
 	otelguard.Acquire(context.Background(), "fd", 0, release, otelguard.WithTracker(tr), otelguard.ReleaseOnLeak())
 }
 
