@@ -13,10 +13,10 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test lint vet staticcheck otelguardcheck unit examples e2e bench jaeger screenshot
+.PHONY: test lint vet staticcheck otelguardcheck unit integrations examples e2e bench jaeger screenshot
 
-## test: vet, staticcheck, the race-enabled unit tests, the examples, e2e
-test: lint unit examples e2e
+## test: vet, staticcheck, the race-enabled unit tests, the integrations, the examples, e2e
+test: lint unit integrations examples e2e
 
 ## lint: go vet, staticcheck and otelguardcheck over every module
 lint: vet staticcheck otelguardcheck
@@ -47,6 +47,13 @@ otelguardcheck:
 ## unit: the library's tests, with the race detector (fuzz seeds included)
 unit:
 	$(ROOT) test -race -count=1 ./...
+
+## integrations: each module under integrations/ (its own go.mod, as
+## OpenTelemetry's contrib instrumentations are), its race-enabled tests
+## against its own go.mod; a module added there is tested without an edit here
+INTEGRATIONS = $(shell find integrations -mindepth 2 -maxdepth 2 -name go.mod 2>/dev/null | xargs -rn1 dirname | sort)
+integrations:
+	@for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; (cd $$m && GOWORK=off $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## examples: the examples' tests, and each example run to completion
 examples:
