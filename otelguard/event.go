@@ -105,10 +105,9 @@ func (e *event) wait(done <-chan struct{}, outside bool, recheck func() bool) bo
 		e.mu.Unlock()
 		ch := make(chan struct{}) // of this bubble, closed by a goroutine of it
 		go func() {
-			//lint:ignore SA2001 taking the lock is the wait: fire unlocks it
-			gate.Lock()
-			gate.Unlock()
+			gate.Lock() // the wait: fire unlocks the gate
 			close(ch)
+			gate.Unlock() // for the next waiter
 		}()
 		return receive(ch, done)
 	}
