@@ -60,6 +60,7 @@ bench:
 	$(ROOT) test -c -o .bench/otelguard.test ./otelguard/
 	rm -f .bench/bench.txt .bench/shutdown.txt .bench/memory.txt
 	cd otelguard && for i in $$(seq $(BENCHCOUNT)); do \
+		echo "run: $$i" | tee -a ../.bench/bench.txt; \
 		../.bench/otelguard.test -test.run '^$$' -test.bench '$(BENCHES)' \
 			-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 60m | tee -a ../.bench/bench.txt; \
 	done
@@ -69,16 +70,16 @@ bench:
 	done
 	@for f in Lifecycle LifecycleParallel Guard Noop Unsampled; do \
 		echo; echo "== $$f (baseline first)"; \
-		$(BENCHSTAT) -filter ".name:$$f" -col /impl .bench/bench.txt; \
+		$(BENCHSTAT) -ignore run -filter ".name:$$f" -col /impl .bench/bench.txt; \
 	done
-	@echo; echo "== Paired ratios (sample i of each impl against sample i of its baseline)"; \
+	@echo; echo "== Paired ratios (each impl against its baseline in the same run)"; \
 		$(ROOT) run ./internal/cmd/benchratio .bench/bench.txt
-	@echo; echo "== Metrics"; $(BENCHSTAT) -filter ".name:Metrics" -col /metrics .bench/bench.txt
-	@echo; echo "== Touch"; $(BENCHSTAT) -filter ".name:Touch" -col /level .bench/bench.txt
-	@echo; echo "== LeakFound"; $(BENCHSTAT) -filter ".name:LeakFound" .bench/bench.txt
-	@echo; echo "== ShutdownMillion"; $(BENCHSTAT) -filter ".name:ShutdownMillion" -col /impl .bench/shutdown.txt
+	@echo; echo "== Metrics"; $(BENCHSTAT) -ignore run -filter ".name:Metrics" -col /metrics .bench/bench.txt
+	@echo; echo "== Touch"; $(BENCHSTAT) -ignore run -filter ".name:Touch" -col /level .bench/bench.txt
+	@echo; echo "== LeakFound"; $(BENCHSTAT) -ignore run -filter ".name:LeakFound" .bench/bench.txt
+	@echo; echo "== ShutdownMillion"; $(BENCHSTAT) -ignore run -filter ".name:ShutdownMillion" -col /impl .bench/shutdown.txt
 	@echo; echo "== MemoryPerOpen (heap-B/open: otelguard minus rawspan is the cost per lifetime)"; \
-		$(BENCHSTAT) -filter ".name:MemoryPerOpen" -col /impl .bench/shutdown.txt
+		$(BENCHSTAT) -ignore run -filter ".name:MemoryPerOpen" -col /impl .bench/shutdown.txt
 
 ## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686)
 jaeger:
