@@ -17,10 +17,11 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test lint vet staticcheck unit examples e2e bench jaeger screenshot
+.PHONY: test lint vet staticcheck unit benchonce examples e2e bench jaeger screenshot
 
-## test: vet, staticcheck, the race-enabled unit tests, the examples, e2e
-test: lint unit examples e2e
+## test: vet, staticcheck, the race-enabled unit tests, every benchmark once,
+## the examples, e2e
+test: lint unit benchonce examples e2e
 
 ## lint: go vet and staticcheck over every module
 lint: vet staticcheck
@@ -38,6 +39,18 @@ staticcheck:
 ## unit: the library's tests, with the race detector (fuzz seeds included)
 unit:
 	$(ROOT) test -race -count=1 ./...
+
+## benchonce: every benchmark of every module, one iteration each, so that
+## benchmark code cannot rot unseen and the checks benchmarks make run in
+## CI (BenchmarkLeakFound fails if a leak takes more than 10 GC cycles to be
+## found). No race detector: it would measure nothing and slow the
+## million-lifetime benchmarks tenfold. e2e runs with -short so that its
+## TestMain does not build and start Jaeger for benchmarks it does not have.
+BENCHONCE := -count=1 -run '^$$' -bench . -benchtime 1x
+benchonce:
+	$(ROOT) test $(BENCHONCE) ./...
+	cd examples && $(GO) test $(BENCHONCE) ./...
+	cd e2e && $(GO) test -short $(BENCHONCE) ./...
 
 ## examples: the examples' tests, and each example run to completion
 examples:
