@@ -17,7 +17,7 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test lint vet staticcheck unit benchonce examples e2e bench jaeger screenshot
+.PHONY: test lint vet staticcheck unit benchonce examples e2e bench bench-bin bench-ops bench-shutdown bench-memory jaeger screenshot
 
 ## test: vet, staticcheck, the race-enabled unit tests, every benchmark once,
 ## the examples, e2e
@@ -61,25 +61,35 @@ examples:
 		$(GO) run ./examples/$$ex > /dev/null || exit 1; \
 	done
 
-## bench: the benchmarks beside their baselines, compared by benchstat.
-## The test binary is built once and run BENCHCOUNT times, one -count each,
-## so a baseline and what it is compared with alternate in time and share
-## the VM's drift instead of one of them getting all of a slow minute.
+## bench: every figure of docs/PERFORMANCE.md, measured by bench-ops,
+## bench-shutdown and bench-memory in turn (about 12 minutes; each prints
+## its tables, and leaves its raw results in .bench/ for benchstat and
+## benchratio with other filters).
+bench:
+	@$(MAKE) --no-print-directory bench-ops
+	@$(MAKE) --no-print-directory bench-shutdown
+	@$(MAKE) --no-print-directory bench-memory
+
+BENCHBIN := .bench/otelguard.test
+bench-bin:
+	mkdir -p .bench
+	$(ROOT) test -c -o $(BENCHBIN) ./otelguard/
+
+## bench-ops: the per-operation benchmarks beside their baselines. The test
+## binary is built once and run BENCHCOUNT times, each run a process that
+## measures every benchmark once (after a `run: N` line in
+## .bench/bench.txt), so that a baseline and what it is compared with are
+## measured seconds apart and share the VM's drift. benchratio pairs them
+## run by run; benchstat's tables ignore the run.
 BENCHCOUNT ?= 10
 BENCHTIME  ?= 500ms
 BENCHES    := Lifecycle|Guard|Noop|Unsampled|Metrics|Touch|LeakFound
-bench:
-	mkdir -p .bench
-	$(ROOT) test -c -o .bench/otelguard.test ./otelguard/
-	rm -f .bench/bench.txt .bench/shutdown.txt .bench/memory.txt
+bench-ops: bench-bin
+	rm -f .bench/bench.txt
 	cd otelguard && for i in $$(seq $(BENCHCOUNT)); do \
 		echo "run: $$i" | tee -a ../.bench/bench.txt; \
-		../.bench/otelguard.test -test.run '^$$' -test.bench '$(BENCHES)' \
+		../$(BENCHBIN) -test.run '^$$' -test.bench '$(BENCHES)' \
 			-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 60m | tee -a ../.bench/bench.txt; \
-	done
-	cd otelguard && for i in 1 2 3; do \
-		../.bench/otelguard.test -test.run '^$$' -test.bench 'ShutdownMillion|MemoryPerOpen' \
-			-test.benchmem -test.benchtime 1x -test.timeout 60m | tee -a ../.bench/shutdown.txt; \
 	done
 	@for f in Lifecycle LifecycleParallel Guard Noop Unsampled; do \
 		echo; echo "== $$f (baseline first)"; \
@@ -90,9 +100,40 @@ bench:
 	@echo; echo "== Metrics"; $(BENCHSTAT) -ignore run -filter ".name:Metrics" -col /metrics .bench/bench.txt
 	@echo; echo "== Touch"; $(BENCHSTAT) -ignore run -filter ".name:Touch" -col /level .bench/bench.txt
 	@echo; echo "== LeakFound"; $(BENCHSTAT) -ignore run -filter ".name:LeakFound" .bench/bench.txt
-	@echo; echo "== ShutdownMillion"; $(BENCHSTAT) -ignore run -filter ".name:ShutdownMillion" -col /impl .bench/shutdown.txt
-	@echo; echo "== MemoryPerOpen (heap-B/open: otelguard minus rawspan is the cost per lifetime)"; \
-		$(BENCHSTAT) -ignore run -filter ".name:MemoryPerOpen" -col /impl .bench/shutdown.txt
+
+## bench-shutdown: BenchmarkShutdownMillion, each implementation in a
+## process of its own (a million open lifetimes leave a heap of more than
+## a gigabyte: a second measurement in the same process measures what the
+## first left). SHUTDOWNCOUNT runs of two processes, the baseline first in
+## odd runs and last in even ones, so that neither always follows the
+## other; benchratio pairs the two of each run.
+SHUTDOWNCOUNT ?= 10
+bench-shutdown: bench-bin
+	rm -f .bench/shutdown.txt
+	cd otelguard && for i in $$(seq $(SHUTDOWNCOUNT)); do \
+		impls="rawspans-sameattrs otelguard"; \
+		if [ $$((i % 2)) = 0 ]; then impls="otelguard rawspans-sameattrs"; fi; \
+		echo "run: $$i" | tee -a ../.bench/shutdown.txt; \
+		for impl in $$impls; do \
+			../$(BENCHBIN) -test.run '^$$' -test.bench "^BenchmarkShutdownMillion\$$/^impl=$$impl\$$" \
+				-test.benchmem -test.benchtime 1x -test.timeout 60m | tee -a ../.bench/shutdown.txt; \
+		done; \
+	done
+	@echo; echo "== ShutdownMillion (each impl in its own process)"; \
+		$(BENCHSTAT) -ignore run -col /impl .bench/shutdown.txt
+	@echo; echo "== ShutdownMillion, paired by run: time"; \
+		$(ROOT) run ./internal/cmd/benchratio .bench/shutdown.txt
+	@echo; echo "== ShutdownMillion, paired by run: peak heap"; \
+		$(ROOT) run ./internal/cmd/benchratio -unit peak-heap-MiB .bench/shutdown.txt
+
+## bench-memory: BenchmarkMemoryPerOpen, MEMORYCOUNT samples; each
+## measures a raw span and a lifetime in fresh processes of their own.
+MEMORYCOUNT ?= 5
+bench-memory: bench-bin
+	cd otelguard && ../$(BENCHBIN) -test.run '^$$' -test.bench '^BenchmarkMemoryPerOpen$$' \
+		-test.benchtime 1x -test.count $(MEMORYCOUNT) -test.timeout 30m | tee ../.bench/memory.txt
+	@echo; echo "== MemoryPerOpen (beyond-span-B/open is what the target, at most 320 B, is about)"; \
+		$(BENCHSTAT) .bench/memory.txt
 
 ## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686)
 jaeger:
