@@ -128,7 +128,7 @@ bench-shutdown: bench-bin
 
 ## bench-memory: BenchmarkMemoryPerOpen, MEMORYCOUNT samples; each
 ## measures a raw span and a lifetime in fresh processes of their own.
-MEMORYCOUNT ?= 5
+MEMORYCOUNT ?= 10
 bench-memory: bench-bin
 	cd otelguard && ../$(BENCHBIN) -test.run '^$$' -test.bench '^BenchmarkMemoryPerOpen$$' \
 		-test.benchtime 1x -test.count $(MEMORYCOUNT) -test.timeout 30m | tee ../.bench/memory.txt
