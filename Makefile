@@ -43,9 +43,11 @@ unit:
 ## benchonce: every benchmark of every module, one iteration each, so that
 ## benchmark code cannot rot unseen and the checks benchmarks make run in
 ## CI (BenchmarkLeakFound fails if a leak takes more than 10 GC cycles to be
-## found). No race detector: it would measure nothing and slow the
-## million-lifetime benchmarks tenfold. e2e runs with -short so that its
-## TestMain does not build and start Jaeger for benchmarks it does not have.
+## found; BenchmarkMemoryPerOpen if the runtime's memory classes no longer
+## add up). About 50 s. No race detector: unit runs the tests under it, and
+## here it would only slow the million-lifetime benchmarks. e2e runs with
+## -short so that its TestMain does not build and start Jaeger for
+## benchmarks it does not have.
 BENCHONCE := -count=1 -run '^$$' -bench . -benchtime 1x
 benchonce:
 	$(ROOT) test $(BENCHONCE) ./...
@@ -62,9 +64,10 @@ examples:
 	done
 
 ## bench: every figure of docs/PERFORMANCE.md, measured by bench-ops,
-## bench-shutdown and bench-memory in turn (about 12 minutes; each prints
-## its tables, and leaves its raw results in .bench/ for benchstat and
-## benchratio with other filters).
+## bench-shutdown and bench-memory in turn (about 10 minutes on a quiet
+## 2-core VM; each prints its tables, and leaves its raw results in .bench/
+## for benchstat and benchratio with other filters). Run it with nothing
+## else running on the machine.
 bench:
 	@$(MAKE) --no-print-directory bench-ops
 	@$(MAKE) --no-print-directory bench-shutdown
