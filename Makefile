@@ -6,6 +6,12 @@
 # and the otelguardcheck analyzer (a module of its own so that
 # golang.org/x/tools never reaches it either), which lint runs over them all.
 
+# Every recipe runs in bash with -e and pipefail: in `cmd | tee file` the
+# status is cmd's, not tee's, and a command that fails inside a loop fails
+# the target. A failed benchmark must fail make bench, not drop a sample.
+SHELL       := bash
+.SHELLFLAGS := -e -o pipefail -c
+
 GO          ?= go
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
@@ -13,10 +19,11 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test lint vet staticcheck otelguardcheck unit integrations examples e2e bench jaeger screenshot
+.PHONY: test lint vet staticcheck otelguardcheck unit integrations benchonce examples e2e bench bench-bin bench-ops bench-shutdown bench-memory jaeger screenshot
 
-## test: vet, staticcheck, the race-enabled unit tests, the integrations, the examples, e2e
-test: lint unit integrations examples e2e
+## test: vet, staticcheck, the race-enabled unit tests, the integrations,
+## every benchmark once, the examples, e2e
+test: lint unit integrations benchonce examples e2e
 
 ## lint: go vet, staticcheck and otelguardcheck over every module
 lint: vet staticcheck otelguardcheck
@@ -55,6 +62,20 @@ INTEGRATIONS = $(shell find integrations -mindepth 2 -maxdepth 2 -name go.mod 2>
 integrations:
 	@for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; (cd $$m && GOWORK=off $(GO) test -race -count=1 ./...) || exit 1; done
 
+## benchonce: every benchmark of every module, one iteration each, so that
+## benchmark code cannot rot unseen and the checks benchmarks make run in
+## CI (BenchmarkLeakFound fails if a leak takes more than 2 GC cycles to be
+## found; BenchmarkMemoryPerOpen if the runtime's memory classes no longer
+## add up). No race detector: unit runs the tests under it, and here it
+## would only slow the million-lifetime benchmarks. e2e runs with -short so
+## that its TestMain does not build and start Jaeger for benchmarks it does
+## not have.
+BENCHONCE := -count=1 -run '^$$' -bench . -benchtime 1x
+benchonce:
+	@for m in $(MODULES); do short=; if [ "$$m" = ./e2e ]; then short=-short; fi; \
+		echo "go test $$short -bench . -benchtime 1x ./... in $$m"; \
+		($(IN_MODULE) $(GO) test $$short $(BENCHONCE) ./...) || exit 1; done
+
 ## examples: the examples' tests, and each example run to completion
 examples:
 	cd examples && $(GO) test -race -count=1 ./...
@@ -64,37 +85,80 @@ examples:
 		$(GO) run ./examples/$$ex > /dev/null || exit 1; \
 	done
 
-## bench: the benchmarks beside their baselines, compared by benchstat.
-## The test binary is built once and run BENCHCOUNT times, one -count each,
-## so a baseline and what it is compared with alternate in time and share
-## the VM's drift instead of one of them getting all of a slow minute.
+## bench: every figure of docs/PERFORMANCE.md, measured by bench-ops,
+## bench-shutdown and bench-memory in turn (about 10 minutes on a quiet
+## 2-core VM; each prints its tables, and leaves its raw results in .bench/
+## for benchstat and benchratio with other filters). Run it with nothing
+## else running on the machine.
+bench:
+	@$(MAKE) --no-print-directory bench-ops
+	@$(MAKE) --no-print-directory bench-shutdown
+	@$(MAKE) --no-print-directory bench-memory
+
+BENCHBIN := .bench/otelguard.test
+bench-bin:
+	mkdir -p .bench
+	$(ROOT) test -c -o $(BENCHBIN) ./otelguard/
+
+## bench-ops: the per-operation benchmarks beside their baselines. The test
+## binary is built once and run BENCHCOUNT times, each run a process that
+## measures every benchmark once (after a `run: N` line in
+## .bench/bench.txt), so that a baseline and what it is compared with are
+## measured seconds apart and share the VM's drift. benchratio pairs them
+## run by run; benchstat's tables ignore the run.
 BENCHCOUNT ?= 10
 BENCHTIME  ?= 500ms
 BENCHES    := Lifecycle|Guard|Noop|Unsampled|Metrics|Touch|LeakFound
-bench:
-	mkdir -p .bench
-	$(ROOT) test -c -o .bench/otelguard.test ./otelguard/
-	rm -f .bench/bench.txt .bench/shutdown.txt .bench/memory.txt
+bench-ops: bench-bin
+	rm -f .bench/bench.txt
 	cd otelguard && for i in $$(seq $(BENCHCOUNT)); do \
-		../.bench/otelguard.test -test.run '^$$' -test.bench '$(BENCHES)' \
-			-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 60m | tee -a ../.bench/bench.txt || exit 1; \
-	done
-	cd otelguard && for i in 1 2 3; do \
-		../.bench/otelguard.test -test.run '^$$' -test.bench 'ShutdownMillion|MemoryPerOpen' \
-			-test.benchmem -test.benchtime 1x -test.timeout 60m | tee -a ../.bench/shutdown.txt || exit 1; \
+		echo "run: $$i" | tee -a ../.bench/bench.txt; \
+		../$(BENCHBIN) -test.run '^$$' -test.bench '$(BENCHES)' \
+			-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 60m | tee -a ../.bench/bench.txt; \
 	done
 	@for f in Lifecycle LifecycleParallel Guard Noop Unsampled; do \
 		echo; echo "== $$f (baseline first)"; \
-		$(BENCHSTAT) -filter ".name:$$f" -col /impl .bench/bench.txt; \
+		$(BENCHSTAT) -ignore run -filter ".name:$$f" -col /impl .bench/bench.txt; \
 	done
-	@echo; echo "== Paired ratios (sample i of each impl against sample i of its baseline)"; \
+	@echo; echo "== Paired ratios (each impl against its baseline in the same run)"; \
 		$(ROOT) run ./internal/cmd/benchratio .bench/bench.txt
-	@echo; echo "== Metrics"; $(BENCHSTAT) -filter ".name:Metrics" -col /metrics .bench/bench.txt
-	@echo; echo "== Touch"; $(BENCHSTAT) -filter ".name:Touch" -col /level .bench/bench.txt
-	@echo; echo "== LeakFound"; $(BENCHSTAT) -filter ".name:LeakFound" .bench/bench.txt
-	@echo; echo "== ShutdownMillion"; $(BENCHSTAT) -filter ".name:ShutdownMillion" -col /impl .bench/shutdown.txt
-	@echo; echo "== MemoryPerOpen (heap-B/open: otelguard minus rawspan is the cost per lifetime)"; \
-		$(BENCHSTAT) -filter ".name:MemoryPerOpen" -col /impl .bench/shutdown.txt
+	@echo; echo "== Metrics"; $(BENCHSTAT) -ignore run -filter ".name:Metrics" -col /metrics .bench/bench.txt
+	@echo; echo "== Touch"; $(BENCHSTAT) -ignore run -filter ".name:Touch" -col /level .bench/bench.txt
+	@echo; echo "== LeakFound"; $(BENCHSTAT) -ignore run -filter ".name:LeakFound" .bench/bench.txt
+
+## bench-shutdown: BenchmarkShutdownMillion, each implementation in a
+## process of its own (a million open lifetimes leave a heap of more than
+## a gigabyte: a second measurement in the same process measures what the
+## first left). SHUTDOWNCOUNT runs of two processes, the baseline first in
+## odd runs and last in even ones, so that neither always follows the
+## other; benchratio pairs the two of each run.
+SHUTDOWNCOUNT ?= 10
+bench-shutdown: bench-bin
+	rm -f .bench/shutdown.txt
+	cd otelguard && for i in $$(seq $(SHUTDOWNCOUNT)); do \
+		impls="rawspans-sameattrs otelguard"; \
+		if [ $$((i % 2)) = 0 ]; then impls="otelguard rawspans-sameattrs"; fi; \
+		echo "run: $$i" | tee -a ../.bench/shutdown.txt; \
+		for impl in $$impls; do \
+			../$(BENCHBIN) -test.run '^$$' -test.bench "^BenchmarkShutdownMillion\$$/^impl=$$impl\$$" \
+				-test.benchmem -test.benchtime 1x -test.timeout 60m | tee -a ../.bench/shutdown.txt; \
+		done; \
+	done
+	@echo; echo "== ShutdownMillion (each impl in its own process)"; \
+		$(BENCHSTAT) -ignore run -col /impl .bench/shutdown.txt
+	@echo; echo "== ShutdownMillion, paired by run: time"; \
+		$(ROOT) run ./internal/cmd/benchratio .bench/shutdown.txt
+	@echo; echo "== ShutdownMillion, paired by run: peak heap"; \
+		$(ROOT) run ./internal/cmd/benchratio -unit peak-heap-MiB .bench/shutdown.txt
+
+## bench-memory: BenchmarkMemoryPerOpen, MEMORYCOUNT samples; each
+## measures a raw span and a lifetime in fresh processes of their own.
+MEMORYCOUNT ?= 10
+bench-memory: bench-bin
+	cd otelguard && ../$(BENCHBIN) -test.run '^$$' -test.bench '^BenchmarkMemoryPerOpen$$' \
+		-test.benchtime 1x -test.count $(MEMORYCOUNT) -test.timeout 30m | tee ../.bench/memory.txt
+	@echo; echo "== MemoryPerOpen (beyond-span-B/open is what the target, at most 320 B, is about)"; \
+		$(BENCHSTAT) .bench/memory.txt
 
 ## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686),
 ## serving the UI from JAEGER_UI_ASSETS or ../shared/jaeger-ui (placeholder without)
@@ -109,4 +173,5 @@ screenshot:
 ## e2e: end-to-end tests against a Jaeger built from the pinned module; with a
 ## jaeger-ui build (as make jaeger finds it) and Chromium, a browser test of the UI
 e2e:
-	@if [ -f e2e/go.mod ]; then cd e2e && $(GO) test -race -count=1 -timeout 30m ./...; else echo "no e2e module"; fi
+	@test -f e2e/go.mod || { echo "e2e: e2e/go.mod is missing: the end-to-end tests are part of make test" >&2; exit 1; }
+	cd e2e && $(GO) test -race -count=1 -timeout 30m ./...

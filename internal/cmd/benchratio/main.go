@@ -1,88 +1,261 @@
 // Command benchratio prints paired ratios of benchmark results: for every
 // benchmark family with sub-benchmarks named impl=X, the ratio of each
-// implementation's ns/op to the family's first implementation (its
-// baseline), sample by sample.
+// implementation's figure to the family's baseline (its first
+// implementation in the input), run by run.
 //
-// make bench runs the benchmark binary once per sample, so the i-th sample
-// of a baseline and the i-th of its candidate ran a second apart; their
-// ratio cancels most of a noisy VM's drift, which benchstat's unpaired
-// comparison of medians cannot. It reads `go test -bench` output:
+// make bench measures in runs: a run is one process of the benchmark binary
+// (or, for benchmarks that need a process each, one process per
+// implementation, the processes of a run started one after the other). The
+// samples of one run were taken seconds apart, so their ratio cancels most
+// of a noisy VM's drift, which benchstat's unpaired comparison of medians
+// cannot. It reads `go test -bench` output:
 //
 //	go run ./internal/cmd/benchratio .bench/bench.txt
+//	go run ./internal/cmd/benchratio -unit peak-heap-MiB .bench/shutdown.txt
+//
+// A run starts at a `run: ID` line (make bench writes one before each run;
+// benchstat reads it as a configuration key, hence its `-ignore run`), or,
+// in input without such lines, at each `goos:` header, which a benchmark
+// binary prints once per process.
+//
+// Samples are paired by run, never by position in the file: every run that
+// measured a family must hold as many samples of each of its
+// implementations as of the baseline, or benchratio pairs nothing and says
+// which run lacks what. A run that failed (a `--- FAIL` or `FAIL` line, a
+// panic) is refused too: its samples cannot be trusted, and a benchmark's
+// b.Fatal is a check that failed.
 package main
 
 import (
 	"bufio"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
-var line = regexp.MustCompile(`^Benchmark([^/\s]+)/impl=(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
-
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchratio FILE")
+	unit := flag.String("unit", "ns/op", "the figure to pair (ns/op, B/op, or any unit the benchmarks report)")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: benchratio [-unit UNIT] FILE")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() != 1 {
+		flag.Usage()
 		os.Exit(2)
 	}
-	f, err := os.Open(os.Args[1])
+	f, err := os.Open(flag.Arg(0))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
 	}
 	defer f.Close()
-	var families []string
-	impls := map[string][]string{}
-	samples := map[[2]string][]float64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		m := line.FindStringSubmatch(sc.Text())
+	rows, err := ratios(f, flag.Arg(0), *unit)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchratio:", err)
+		os.Exit(1)
+	}
+	if err := write(os.Stdout, rows); err != nil {
+		fmt.Fprintln(os.Stderr, "benchratio:", err)
+		os.Exit(1)
+	}
+}
+
+// row is the paired ratios of one implementation to its family's baseline.
+type row struct {
+	family, impl, base string
+	ratios             []float64 // in run order
+}
+
+func (r row) geomean() float64 {
+	s := 0.0
+	for _, x := range r.ratios {
+		s += math.Log(x)
+	}
+	return math.Exp(s / float64(len(r.ratios)))
+}
+
+func (r row) median() float64 {
+	s := slices.Sorted(slices.Values(r.ratios))
+	n := len(s)
+	if n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[n/2]
+}
+
+func write(w io.Writer, rows []row) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "%-20s %-36s %3s %8s %8s %8s %8s\n", "family", "impl / baseline", "n", "geomean", "median", "min", "max")
+	for _, r := range rows {
+		fmt.Fprintf(bw, "%-20s %-36s %3d %8.3f %8.3f %8.3f %8.3f\n", r.family, r.impl+" / "+r.base, len(r.ratios),
+			r.geomean(), r.median(), slices.Min(r.ratios), slices.Max(r.ratios))
+	}
+	return bw.Flush()
+}
+
+// benchLine is a result line: name, iterations, then value-unit pairs.
+var benchLine = regexp.MustCompile(`^Benchmark(\S+)\s+\d+\s+(.+)$`)
+
+// procs is the -GOMAXPROCS suffix go test appends to a benchmark's name.
+var procs = regexp.MustCompile(`-\d+$`)
+
+// family is the samples of one benchmark family: impl → run → samples.
+type family struct {
+	name  string
+	impls []string // in order of first appearance; the first is the baseline
+	runs  []string // in order of first appearance
+	data  map[string]map[string][]float64
+}
+
+// ratios reads benchmark output and pairs each family's implementations
+// with its baseline, run by run, on the figure in unit.
+func ratios(r io.Reader, file, unit string) ([]row, error) {
+	text, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(string(text), "\n")
+	labelled := slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "run:") })
+
+	var fams []*family
+	byName := map[string]*family{}
+	run, headers := "", 0
+	var errs []error
+	for i, l := range lines {
+		l = strings.TrimRight(l, "\r")
+		switch {
+		case strings.HasPrefix(l, "run:"):
+			run = strings.TrimSpace(strings.TrimPrefix(l, "run:"))
+			continue
+		case !labelled && strings.HasPrefix(l, "goos:"):
+			headers++
+			run = "#" + strconv.Itoa(headers)
+			continue
+		case l == "FAIL" || strings.HasPrefix(l, "--- FAIL") || strings.HasPrefix(l, "FAIL\t") || strings.HasPrefix(l, "panic: "):
+			errs = append(errs, fmt.Errorf("%s:%d: run %s failed (%q): its samples cannot be trusted; fix the failure and measure again", file, i+1, runName(run), l))
+			continue
+		}
+		m := benchLine.FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
-		fam, impl := m[1], m[2]
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
+		fam, impl, ok := splitImpl(procs.ReplaceAllString(m[1], ""))
+		if !ok {
 			continue
 		}
-		if _, ok := impls[fam]; !ok {
-			families = append(families, fam)
+		v, found, err := value(m[2], unit)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %v", file, i+1, err))
+			continue
 		}
-		if !slices.Contains(impls[fam], impl) {
-			impls[fam] = append(impls[fam], impl)
+		if !found {
+			continue
 		}
-		k := [2]string{fam, impl}
-		samples[k] = append(samples[k], v)
+		f := byName[fam]
+		if f == nil {
+			f = &family{name: fam, data: map[string]map[string][]float64{}}
+			byName[fam] = f
+			fams = append(fams, f)
+		}
+		if f.data[impl] == nil {
+			f.impls = append(f.impls, impl)
+			f.data[impl] = map[string][]float64{}
+		}
+		if !slices.Contains(f.runs, run) {
+			f.runs = append(f.runs, run)
+		}
+		f.data[impl][run] = append(f.data[impl][run], v)
 	}
-	if err := sc.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
-	fmt.Printf("%-20s %-24s %3s %8s %8s %8s %8s\n", "family", "impl / baseline", "n", "geomean", "median", "min", "max")
-	for _, fam := range families {
-		base := samples[[2]string{fam, impls[fam][0]}]
-		for _, impl := range impls[fam][1:] {
-			cand := samples[[2]string{fam, impl}]
-			n := min(len(base), len(cand))
-			if n == 0 {
-				continue
+
+	var rows []row
+	for _, f := range fams {
+		base := f.impls[0]
+		for _, run := range f.runs {
+			nb := len(f.data[base][run])
+			for _, impl := range f.impls[1:] {
+				if n := len(f.data[impl][run]); n != nb {
+					errs = append(errs, fmt.Errorf("%s: run %s has %d %s of impl=%s but %d of impl=%s (the baseline): refusing to pair unequal counts",
+						f.name, runName(run), n, samples(n), impl, nb, base))
+				}
 			}
-			rs := make([]float64, n)
-			logSum := 0.0
-			for i := range n {
-				rs[i] = cand[i] / base[i]
-				logSum += math.Log(rs[i])
+		}
+		for _, impl := range f.impls[1:] {
+			rw := row{family: f.name, impl: impl, base: base}
+			for _, run := range f.runs {
+				bs, cs := f.data[base][run], f.data[impl][run]
+				for j := range min(len(bs), len(cs)) {
+					if bs[j] == 0 {
+						errs = append(errs, fmt.Errorf("%s: run %s: impl=%s measured 0 %s: no ratio to it", f.name, runName(run), base, unit))
+						continue
+					}
+					rw.ratios = append(rw.ratios, cs[j]/bs[j])
+				}
 			}
-			slices.Sort(rs)
-			median := rs[n/2]
-			if n%2 == 0 {
-				median = (rs[n/2-1] + rs[n/2]) / 2
+			if len(rw.ratios) > 0 {
+				rows = append(rows, rw)
 			}
-			fmt.Printf("%-20s %-24s %3d %8.3f %8.3f %8.3f %8.3f\n", fam, impl+" / "+impls[fam][0], n,
-				math.Exp(logSum/float64(n)), median, rs[0], rs[n-1])
+		}
+		if len(f.impls) == 1 {
+			errs = append(errs, fmt.Errorf("%s: only impl=%s was measured: nothing to pair it with", f.name, base))
 		}
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: no sub-benchmark named impl=… reports %s", file, unit)
+	}
+	return rows, nil
+}
+
+// splitImpl takes the impl=X element out of a benchmark's name: family is
+// the rest of the name.
+func splitImpl(name string) (family, impl string, ok bool) {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		if v, found := strings.CutPrefix(p, "impl="); found {
+			return strings.Join(slices.Delete(parts, i, i+1), "/"), v, true
+		}
+	}
+	return "", "", false
+}
+
+// value finds the figure in unit among a result line's value-unit pairs.
+func value(pairs, unit string) (float64, bool, error) {
+	f := strings.Fields(pairs)
+	for i := 0; i+1 < len(f); i += 2 {
+		if f[i+1] == unit {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return 0, false, fmt.Errorf("bad %s value %q", unit, f[i])
+			}
+			return v, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+func runName(run string) string {
+	if run == "" {
+		return "(before any run: line)"
+	}
+	return run
+}
+
+func samples(n int) string {
+	if n == 1 {
+		return "sample"
+	}
+	return "samples"
 }
