@@ -326,11 +326,14 @@ func BenchmarkLeakFound(b *testing.B) {
 		for tr.LeakCount() < want {
 			runtime.GC()
 			n++
-			for i := 0; i < 1000 && tr.LeakCount() < want; i++ {
+			// The report follows the cycle on the runtime's cleanup
+			// goroutine and the Tracker's: give them time (bounded), so
+			// that only collections are counted.
+			for deadline := time.Now().Add(100 * time.Millisecond); tr.LeakCount() < want && time.Now().Before(deadline); {
 				runtime.Gosched()
 			}
-			if n > 10 {
-				b.Fatal("leak not found after 10 GC cycles")
+			if tr.LeakCount() < want && n == 2 {
+				b.Fatal("leak not found within 2 GC cycles (the published figure)")
 			}
 		}
 		cycles += n
