@@ -69,7 +69,9 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 		}
 		return
 	}
-	if d := t.stackDepth(); d > 0 {
+	watch := cfg.closeOnCancel && ctx.Done() != nil
+	detect := !watch && t.leakDetection() && l.flags&flMember == 0 && t.watched(l.name, k, rel)
+	if d := t.stackDepth(); d > 0 && (detect || watch || l.flags&flMember != 0) {
 		l.stack = captureStack(skip+1+cfg.callerSkip, d)
 	}
 	paranoid := t.cfg.leak == LeakDetectionParanoid
@@ -111,13 +113,12 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	if hold == 0 {
 		hold = t.cfg.defaultHold
 	}
-	watch := cfg.closeOnCancel && ctx.Done() != nil
 	if watch {
 		// The context owns the release: dropping the handle is not a
 		// leak, and the release runs when ctx is done.
 		l.flags |= flCancelWatch
 		t.watches.Add(1)
-	} else if t.leakDetection() && l.flags&flMember == 0 {
+	} else if detect {
 		l.flags |= flDetect
 	}
 	if hold > 0 || watch || paranoid {

@@ -423,14 +423,16 @@ func ExampleContextWithRequest() {
 	// belongs to the request.
 	rctx, req := otelguard.ContextWithRequest(ctx, otelguardAttr("http.request.method", "GET"))
 	conn := otelguard.Track(rctx, "db.conn", &exampleConn{id: 8})
-	_ = otelguard.Track(rctx, "pool.conn", &exampleConn{id: 9}, otelguard.OutlivesRequest())
+	pooled := otelguard.Track(rctx, "pool.conn", &exampleConn{id: 9}, otelguard.OutlivesRequest())
 	for _, l := range req.End(otelguardAttr("http.route", "/report")) { // the handler returned
 		fmt.Println("outlived its request:", l.Name)
 	}
 	_ = conn.Close(ctx)
+	_ = pooled.Close(ctx) // later, when the pool closes it
 	// Output:
 	// outlived its request: db.conn
 	// conn 8 closed
+	// conn 9 closed
 }
 
 func ExampleRequestFrom() {

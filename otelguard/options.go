@@ -89,6 +89,8 @@ type config struct {
 	stackDepth     int
 	defaultHold    time.Duration
 	leakCheck      time.Duration // 0: DefaultLeakCheckInterval; < 0: none
+	leakSampling   int           // <= 1: every lifetime watched
+	leakLog        time.Duration // <= 0: DefaultLeakLogInterval
 	logger         *slog.Logger
 	trim           []string
 }
@@ -174,6 +176,30 @@ func WithStackDepth(n int) Option {
 		}
 		c.stackDepth = n
 	})
+}
+
+// WithLeakSampling makes leak detection — the runtime cleanup and the
+// acquire stack, most of what a lifetime costs when nobody traces it —
+// watch the first 16 acquisitions of every call site, then one in n
+// (Netty's SIMPLE level). n <= 1 watches every lifetime: the default.
+//
+// A lifetime not watched is still registered, timed, counted and closable:
+// it is in Live, ends with its outcome, is reported by Shutdown and
+// released by CloseAll, and the metrics count it. What sampling gives up:
+// a handle of an unwatched lifetime dropped without Close is not found. It
+// stays open — in Live, in otelguard.lifetime.active, holding its value —
+// until Shutdown reports it or CloseAll releases it; a steadily rising
+// active count is the sign to look for. A site that leaks is still found,
+// from its watched lifetimes: at once if it leaks from its first
+// acquisitions, else after about n of them.
+//
+// A call site is told by the lifetime's kind, name and release function:
+// a cleanup or release written as a function literal at the call site is
+// a site of its own; sites that share a name and a named release function
+// (or Track's Close) share their sampling. See docs/PERFORMANCE.md for
+// what it saves.
+func WithLeakSampling(n int) Option {
+	return optionFunc(func(c *config) { c.leakSampling = n })
 }
 
 // WithLeakCheckInterval bounds how long a dropped handle can go unfound in
@@ -272,8 +298,17 @@ func goSrcDir() string {
 	return ""
 }
 
-// WithLogger sets the logger of held-too-long warnings and of their
-// lifetimes coming back. Nil (the default) logs nothing.
+// WithLogger sets the Tracker's logger, where every leak reaches a person
+// whatever the trace sampling: a Warn record for each lifetime that ends
+// leaked_without_close or open_at_shutdown (name, kind, outcome, age, the
+// acquire stack one attribute per frame), bounded per call site by
+// WithLeakLogInterval; a Warn record for a lifetime held past its hold
+// threshold and an Info record when it comes back; a Warn record for a
+// lifetime that outlived its Request. Each record's context carries the
+// lifetime's span, sampled or not, so a handler that reads the trace
+// context — the otelslog bridge, which sends the records through
+// OpenTelemetry logs — ties it to the lifetime's trace. Nil (the default)
+// logs nothing.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }

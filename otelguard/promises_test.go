@@ -29,6 +29,7 @@ import (
 //go:noinline
 func acquireAndDropTracker(tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider) {
 	tr := otelguard.New(otelguard.WithTracerProvider(tp), otelguard.WithMeterProvider(mp))
+	//otelguard:handoff dropped on purpose, with its Tracker
 	otelguard.Acquire(context.Background(), "orphan", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(tr))
 }
 
@@ -172,6 +173,7 @@ func TestFlushDoesNotWaitForACallersClose(t *testing.T) {
 
 //go:noinline
 func dropHeld(tr *otelguard.Tracker, opts ...otelguard.AcquireOption) {
+	//otelguard:handoff dropped on purpose: the bubble's leak
 	otelguard.Acquire(context.Background(), "held", 0, func(context.Context, int) error { return nil },
 		append(opts, otelguard.WithTracker(tr))...)
 }
@@ -227,6 +229,7 @@ func TestBubbleReleaseOnLeakWaitsForCloseAll(t *testing.T) {
 		_ = bctx.Done() // the bubble's channel exists: closing it from outside is fatal
 		var released atomic.Int32
 		func() {
+			//otelguard:handoff dropped on purpose: its release is left to the bubble
 			otelguard.Acquire(context.Background(), "fd", 0, func(context.Context, int) error {
 				bcancel() // closes a channel of the bubble
 				released.Add(1)

@@ -96,6 +96,7 @@ func (l *lifetime) endLeaked(released bool, cleanup time.Duration) {
 		attrs = l.appendReportAttrs(attrs)
 	}
 	l.conclude(OutcomeLeaked, TriggerGC, leakStatus, attrs, cleanup)
+	l.logEnd(OutcomeLeaked, released, true)
 }
 
 // endSpan ends a lifetime whose release did not run: disarmed, or open at
@@ -107,6 +108,9 @@ func (l *lifetime) endSpan(o Outcome, trig Trigger) {
 		attrs = l.appendReportAttrs(attrs)
 	}
 	l.conclude(o, trig, "", attrs, -1)
+	if o == OutcomeOpenAtShutdown {
+		l.logEnd(o, false, false)
+	}
 }
 
 // appendReportAttrs adds what a report of an unreleased lifetime carries:
@@ -132,7 +136,14 @@ func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []a
 		if !ok {
 			age = -1
 		}
-		l.t.meters.recordEnd(l.ctx, l.m, o, age, cleanup)
+		ctx := l.ctx
+		if o != OutcomeCleaned && o != OutcomeDisarmed {
+			// The lifetime's own span in ctx, so that the exemplar of a
+			// leak (or a failure) points at it; the happy path keeps the
+			// acquire context's, without allocating.
+			ctx = l.spanContext(ctx)
+		}
+		l.t.meters.recordEnd(ctx, l.m, o, age, cleanup)
 	}
 	held := l.state.Load()&stHeld != 0
 	if held {

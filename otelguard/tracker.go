@@ -36,6 +36,8 @@ type Tracker struct {
 	flight inflight
 	leaks  leakBook
 	scan   leakScan
+	sites  siteCounts
+	logs   leakLog
 
 	meterOnce sync.Once
 	meters    *meters
@@ -163,6 +165,7 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 		l.reportOpenAtShutdown()
 	}
 	err := t.wait(ctx)
+	t.flushLogs()
 	t.unpin()
 	return err
 }

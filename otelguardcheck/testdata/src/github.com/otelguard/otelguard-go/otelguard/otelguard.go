@@ -61,6 +61,8 @@ func (g *Guard) Run() error { return nil }
 
 func (g *Guard) Disarm() bool { return true }
 
+func (g *Guard) Name() string { return "" }
+
 func Acquire[T any](ctx context.Context, name string, value T, release func(context.Context, T) error, opts ...AcquireOption) *Resource[T] {
 	return &Resource[T]{value: value}
 }
@@ -92,3 +94,5 @@ func (s *Scope) Add(c Closer) {}
 func (s *Scope) Close(ctx context.Context) error { return nil }
 
 func (s *Scope) Disarm() {}
+
+func (s *Scope) Name() string { return "" }
