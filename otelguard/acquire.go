@@ -44,12 +44,29 @@ func lifetimeName(name string, k kind) string {
 	return name[:cut] + "..."
 }
 
+// detects says whether a lifetime acquired with these arguments gets leak
+// detection, so that its handle's constructor can allocate the handle with
+// the state when it does not: nothing then needs them apart. Not after
+// Shutdown, not at LeakDetectionOff, not when CloseOnCancel hands the
+// release to a context that can be done, and with WithLeakSampling only
+// for the lifetimes the call site's counter picks.
+func (t *Tracker) detects(ctx context.Context, name string, k kind, fn any, cfg *acquireConfig) bool {
+	if t.shut.Load() || !t.leakDetection() {
+		return false
+	}
+	if cfg.closeOnCancel && ctx != nil && ctx.Done() != nil {
+		return false
+	}
+	return t.watched(lifetimeName(name, k), k, fn)
+}
+
 // begin starts a lifetime: acquire stack, span, clock and metrics, then
 // publishes it (registration), then arms what may act on it from another
 // goroutine (the CloseOnCancel watch, the hold timer): everything those
 // read is set before they can run. skip counts the frames between begin's
 // caller and the user's code (0: begin's caller is the user's code).
-func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, rel releaser, cfg *acquireConfig, skip int) {
+// detect is what detects said.
+func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, rel releaser, cfg *acquireConfig, detect bool, skip int) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -70,7 +87,6 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 		return
 	}
 	watch := cfg.closeOnCancel && ctx.Done() != nil
-	detect := !watch && t.leakDetection() && l.flags&flMember == 0 && t.watched(l.name, k, rel)
 	if d := t.stackDepth(); d > 0 && (detect || watch || l.flags&flMember != 0) {
 		l.stack = captureStack(skip+1+cfg.callerSkip, d)
 	}
@@ -100,7 +116,7 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 			l.flags |= flBubble
 		}
 	} else {
-		l.setClock(time.Now())
+		l.setClock()
 	}
 	if cfg.releaseOnLeak {
 		l.flags |= flReleaseOnLeak

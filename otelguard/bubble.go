@@ -26,7 +26,11 @@ var clockEpoch = time.Now()
 func hasMono(t time.Time) bool { return t != t.Round(0) }
 
 // inBubble reports whether the calling goroutine runs inside a
-// testing/synctest bubble. It costs a clock read.
+// testing/synctest bubble. It costs a clock read. (time.Since reads one
+// clock where time.Now reads two, about 20ns less here, but inside a
+// bubble it gives the fake wall clock less the real epoch, which tells a
+// bubble from outside only while the fake clock is not 27 to 45 years on.
+// Exact is worth 20ns.)
 func inBubble() bool { return !hasMono(time.Now()) }
 
 // bubbleID returns the ID of the bubble the calling goroutine runs in, or

@@ -27,8 +27,8 @@ type Guard struct {
 }
 
 // guardBox holds a Guard and its lifetime in one allocation, for
-// lifetimes without leak detection: nothing then needs the handle to be
-// separate.
+// lifetimes without leak detection (off, or not picked by leak sampling):
+// nothing then needs the handle to be separate.
 type guardBox struct {
 	g Guard
 	l lifetime
@@ -63,14 +63,15 @@ func NewGuard(ctx context.Context, name string, cleanup func(context.Context) er
 }
 
 func (t *Tracker) newGuard(ctx context.Context, name string, cleanup func(context.Context) error, cfg *acquireConfig, skip int) *Guard {
-	if !t.leakDetection() {
+	rel := guardFunc(cleanup)
+	if !t.detects(ctx, name, kGuard, cleanup, cfg) {
 		b := &guardBox{}
 		b.g.l = &b.l
-		t.begin(&b.l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
+		t.begin(&b.l, ctx, kGuard, name, rel, cfg, false, skip+1)
 		return &b.g
 	}
 	g := &Guard{handle{l: &lifetime{}}}
-	t.begin(g.l, ctx, kGuard, name, guardFunc(cleanup), cfg, skip+1)
+	t.begin(g.l, ctx, kGuard, name, rel, cfg, true, skip+1)
 	watch(g, &g.handle)
 	return g
 }

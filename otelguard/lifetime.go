@@ -224,11 +224,12 @@ func (l *lifetime) waitFinished(ctx context.Context) error {
 	return fmt.Errorf("%w; gave up waiting for the release in flight: %w", ErrClosed, ctx.Err())
 }
 
-// setClock records now as the acquire time: monotonic nanoseconds since
+// setClock records the acquire time: monotonic nanoseconds since
 // clockEpoch outside a bubble, the bubble's fake Unix nanoseconds inside
 // one (with flBubble).
-func (l *lifetime) setClock(now time.Time) {
+func (l *lifetime) setClock() {
 	l.flags |= flClock
+	now := time.Now()
 	if hasMono(now) {
 		l.acquiredAt = int64(now.Sub(clockEpoch))
 		return

@@ -60,10 +60,24 @@ func Track[T io.Closer](ctx context.Context, name string, value T, opts ...Acqui
 
 func closeValue[T io.Closer](_ context.Context, v T) error { return v.Close() }
 
+// resBox holds a Resource and its state in one allocation, for lifetimes
+// without leak detection: nothing then needs the handle to be separate.
+type resBox[T any] struct {
+	r Resource[T]
+	s resState[T]
+}
+
 func acquire[T any](ctx context.Context, name string, value T, release func(context.Context, T) error, cfg *acquireConfig, skip int) *Resource[T] {
+	t := cfg.trackerFor(ctx)
+	if !t.detects(ctx, name, kResource, release, cfg) {
+		b := &resBox[T]{s: resState[T]{value: value, fn: release}}
+		b.r.l = &b.s.lifetime
+		t.begin(&b.s.lifetime, ctx, kResource, name, &b.s, cfg, false, skip+1)
+		return &b.r
+	}
 	s := &resState[T]{value: value, fn: release}
 	r := &Resource[T]{handle{l: &s.lifetime}}
-	cfg.trackerFor(ctx).begin(&s.lifetime, ctx, kResource, name, s, cfg, skip+1)
+	t.begin(&s.lifetime, ctx, kResource, name, s, cfg, true, skip+1)
 	watch(r, &r.handle)
 	return r
 }

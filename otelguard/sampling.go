@@ -33,63 +33,69 @@ type siteKey struct {
 }
 
 // siteCounts counts acquisitions per call site: a copy-on-write map read
-// without a lock.
+// without a lock, keyed first by the release's code (a uintptr, cheap to
+// hash), then by kind and name among the few sites that share a release.
 type siteCounts struct {
-	m     atomic.Pointer[map[siteKey]*atomic.Uint64]
+	m     atomic.Pointer[map[uintptr][]siteCount]
 	mu    sync.Mutex
+	n     int           // sites counted apart; guarded by mu
 	other atomic.Uint64 // the sites beyond maxSites
+}
+
+type siteCount struct {
+	name string
+	kind kind
+	c    *atomic.Uint64
 }
 
 // counter returns k's counter, adding it if needed.
 func (s *siteCounts) counter(k siteKey) *atomic.Uint64 {
 	if m := s.m.Load(); m != nil {
-		if c := (*m)[k]; c != nil {
-			return c
+		for _, e := range (*m)[k.code] {
+			if e.kind == k.kind && e.name == k.name {
+				return e.c
+			}
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var cur map[siteKey]*atomic.Uint64
+	var cur map[uintptr][]siteCount
 	if m := s.m.Load(); m != nil {
 		cur = *m
 	}
-	if c := cur[k]; c != nil {
-		return c
+	for _, e := range cur[k.code] {
+		if e.kind == k.kind && e.name == k.name {
+			return e.c
+		}
 	}
-	if len(cur) >= maxSites {
+	if s.n >= maxSites {
 		return &s.other
 	}
-	next := make(map[siteKey]*atomic.Uint64, len(cur)+1)
-	for key, c := range cur {
-		next[key] = c
+	next := make(map[uintptr][]siteCount, len(cur)+1)
+	for code, es := range cur {
+		next[code] = es
 	}
 	c := new(atomic.Uint64)
-	next[k] = c
+	next[k.code] = append(append([]siteCount(nil), cur[k.code]...), siteCount{k.name, k.kind, c})
+	s.n++
 	s.m.Store(&next)
 	return c
 }
 
-// watched reports whether a lifetime acquired at the site (name, k, rel)
+// watched reports whether a lifetime acquired at the site (name, k, fn)
 // gets leak detection: always without sampling, else the first
-// firstWatched of its site and one in n after.
-func (t *Tracker) watched(name string, k kind, rel releaser) bool {
+// firstWatched of its site and one in n after. fn is the release or
+// cleanup function (a func value: pointer-shaped, so passing it as an any
+// allocates nothing), nil for a Scope.
+func (t *Tracker) watched(name string, k kind, fn any) bool {
 	n := uint64(t.cfg.leakSampling)
 	if n <= 1 {
 		return true
 	}
-	i := t.sites.counter(siteKey{name, k, codeOf(rel)}).Add(1) - 1
+	var code uintptr
+	if fn != nil {
+		code = reflect.ValueOf(fn).Pointer()
+	}
+	i := t.sites.counter(siteKey{name, k, code}).Add(1) - 1
 	return i < firstWatched || (i-firstWatched)%n == n-1
 }
-
-// codeOf is the code pointer of a lifetime's release function.
-func codeOf(rel releaser) uintptr {
-	switch r := rel.(type) {
-	case guardFunc:
-		return reflect.ValueOf(r).Pointer()
-	case interface{ code() uintptr }:
-		return r.code()
-	}
-	return 0
-}
-
-func (s *resState[T]) code() uintptr { return reflect.ValueOf(s.fn).Pointer() }

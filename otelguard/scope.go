@@ -79,10 +79,23 @@ func NewScope(ctx context.Context, name string, opts ...AcquireOption) *Scope {
 	return cfg.trackerFor(ctx).newScope(ctx, name, &cfg, 1)
 }
 
+// scopeBox holds a Scope and its state in one allocation, for scopes
+// without leak detection.
+type scopeBox struct {
+	sc Scope
+	st scopeState
+}
+
 func (t *Tracker) newScope(ctx context.Context, name string, cfg *acquireConfig, skip int) *Scope {
+	if !t.detects(ctx, name, kScope, nil, cfg) {
+		b := &scopeBox{}
+		b.sc.l = &b.st.lifetime
+		t.begin(&b.st.lifetime, ctx, kScope, name, &b.st, cfg, false, skip+1)
+		return &b.sc
+	}
 	st := &scopeState{}
 	sc := &Scope{handle{l: &st.lifetime}}
-	t.begin(&st.lifetime, ctx, kScope, name, st, cfg, skip+1)
+	t.begin(&st.lifetime, ctx, kScope, name, st, cfg, true, skip+1)
 	watch(sc, &sc.handle)
 	return sc
 }
@@ -109,7 +122,7 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 	}
 	st := s.state("Defer")
 	m := &lifetime{flags: flMember}
-	st.t.begin(m, st.spanContext(st.ctx), kGuard, name, guardFunc(cleanup), &acquireConfig{}, 1)
+	st.t.begin(m, st.spanContext(st.ctx), kGuard, name, guardFunc(cleanup), &acquireConfig{}, false, 1)
 	if st.push(scopeEntry{l: m}) {
 		return
 	}
