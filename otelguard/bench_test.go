@@ -769,3 +769,44 @@ func acquireN(tr *otelguard.Tracker, n int, rs ...*otelguard.Resource[*int]) []*
 	}
 	return rs
 }
+
+// BenchmarkCloseWedgedExporter is Acquire+Close on a batch span processor
+// whose exporter is healthy (impl=healthy) or wedged forever (impl=wedged,
+// the queue overflowing), reporting the median and the 99th percentile of
+// Close's latency. That a wedged exporter blocks nothing is proved without
+// a clock by TestFaultBatcherBlockedExporterNeverBlocksReleases; this
+// measures what it costs.
+func BenchmarkCloseWedgedExporter(b *testing.B) {
+	for _, mode := range []string{"healthy", "wedged"} {
+		b.Run("impl="+mode, func(b *testing.B) {
+			exp := newRLExporter("")
+			if mode == "wedged" {
+				exp = newRLExporter("block")
+			}
+			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithMaxExportBatchSize(1), sdktrace.WithBatchTimeout(time.Millisecond)))
+			tr := benchTracker(tp)
+			if mode == "wedged" {
+				_ = tr.NewGuard(context.Background(), "first", releaseNop).Run()
+				select {
+				case <-exp.entered:
+				case <-time.After(10 * time.Second):
+					b.Fatal("the exporter was never called")
+				}
+			}
+			var lat []time.Duration
+			v := benchValue()
+			for b.Loop() {
+				r := otelguard.Acquire(context.Background(), "res", v, releaseInt, otelguard.WithTracker(tr))
+				s := time.Now()
+				_ = r.Close(context.Background())
+				lat = append(lat, time.Since(s))
+			}
+			b.StopTimer()
+			close(exp.unblock)
+			_ = tp.Shutdown(context.Background())
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+		})
+	}
+}

@@ -155,38 +155,6 @@ func TestFaultBatcherBlockedExporterNeverBlocksReleases(t *testing.T) {
 	})
 }
 
-// The same, in real time: per-operation latency of Close with a healthy
-// batcher and with a wedged one. The figures are logged, not asserted
-// (wall-clock assertions are flaky on a loaded 2-core machine); the test
-// proves completion.
-func TestFaultBatcherLatencyFigures(t *testing.T) {
-	measure := func(mode string) (p50, p99, max time.Duration) {
-		exp := newRLExporter(mode)
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithMaxExportBatchSize(1), sdktrace.WithBatchTimeout(time.Millisecond)))
-		tr := otelguard.New(otelguard.WithTracerProvider(tp), otelguard.WithMeterProvider(metricnoop.NewMeterProvider()))
-		if mode == "block" {
-			_ = tr.NewGuard(context.Background(), "first", nop).Run()
-			<-exp.entered
-		}
-		const n = 5000
-		lat := make([]time.Duration, n)
-		for i := range n {
-			r := otelguard.Acquire(context.Background(), "res", i, func(context.Context, int) error { return nil }, otelguard.WithTracker(tr))
-			s := time.Now()
-			_ = r.Close(context.Background())
-			lat[i] = time.Since(s)
-		}
-		close(exp.unblock)
-		_ = tp.Shutdown(context.Background())
-		slices.Sort(lat)
-		return lat[n/2], lat[n*99/100], lat[n-1]
-	}
-	h50, h99, hmax := measure("")
-	b50, b99, bmax := measure("block")
-	t.Logf("Close latency, healthy batcher: p50 %v p99 %v max %v", h50, h99, hmax)
-	t.Logf("Close latency, wedged exporter: p50 %v p99 %v max %v", b50, b99, bmax)
-}
-
 // With a synchronous processor (sdktrace.WithSyncer) span.End calls the
 // exporter on the ending goroutine, so a wedged exporter blocks whatever ends
 // a span: Close returns when the exporter does. That is the processor the

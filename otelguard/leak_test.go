@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/codes"
@@ -198,7 +199,11 @@ func TestLeakReportNeverBlocksRuntimeCleanups(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
-	<-bp.entered // our report is now stuck in the exporter
+	select { // our report is now stuck in the exporter
+	case <-bp.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the leak report never reached the span processor in 200 collections and 10s: leak reporting is broken")
+	}
 	// Other runtime cleanups still run.
 	fired := make(chan struct{})
 	func() {
