@@ -442,3 +442,43 @@ func ExampleRequestFrom() {
 	// Output:
 	// true true
 }
+
+// exampleTx stands for a database transaction.
+type exampleTx struct{}
+
+func (exampleTx) Rollback() error { fmt.Println("rolled back"); return nil }
+func (exampleTx) Commit() error   { fmt.Println("committed"); return nil }
+
+func debitAndCredit(_ context.Context, _ exampleTx, fail bool) error {
+	if fail {
+		return errors.New("insufficient funds")
+	}
+	return nil
+}
+
+// A Guard is Rust's Drop guard for Go's defer: a cleanup that runs unless
+// the success path disarms it. (The type's documentation's snippet.)
+func ExampleGuard() {
+	transfer := func(ctx context.Context, tx exampleTx, fail bool) error {
+		debitAndCredit := func(ctx context.Context, tx exampleTx) error { return debitAndCredit(ctx, tx, fail) }
+		rollback := otelguard.NewGuard(ctx, "tx.rollback", func(context.Context) error { return tx.Rollback() })
+		defer rollback.Run()
+		if err := debitAndCredit(ctx, tx); err != nil {
+			return err // rolled back: outcome cleaned, trigger defer
+		}
+		rollback.Disarm() // outcome disarmed
+		return tx.Commit()
+	}
+	tracker, rec := exampleTracker()
+	ctx := otelguard.ContextWithTracker(context.Background(), tracker)
+	fmt.Println(transfer(ctx, exampleTx{}, true))
+	fmt.Println(transfer(ctx, exampleTx{}, false))
+	printLifetimes(rec)
+	// Output:
+	// rolled back
+	// insufficient funds
+	// committed
+	// <nil>
+	// tx.rollback: cleaned (defer)
+	// tx.rollback: disarmed (disarm)
+}

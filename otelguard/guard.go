@@ -12,12 +12,13 @@ import (
 // Drop guard (or scopeguard). Its lifetime is a span of kind guard that
 // starts at NewGuard and ends when Run or Disarm is called.
 //
-//	g := otelguard.NewGuard(ctx, "tx.rollback", func(context.Context) error { return tx.Rollback() })
-//	defer g.Run()
-//	...
-//	if err := tx.Commit(); err == nil {
-//		g.Disarm()
+//	rollback := otelguard.NewGuard(ctx, "tx.rollback", func(context.Context) error { return tx.Rollback() })
+//	defer rollback.Run()
+//	if err := debitAndCredit(ctx, tx); err != nil {
+//		return err // rolled back: outcome cleaned, trigger defer
 //	}
+//	rollback.Disarm() // outcome disarmed
+//	return tx.Commit()
 //
 // A Guard must not be copied. Its methods are safe for concurrent use;
 // exactly one of them ends the lifetime. A nil *Guard is inert: Run

@@ -286,7 +286,11 @@ func nodeOf(g *cfg.CFG, n ast.Node) ast.Node {
 // the acquire already ends or hands off the variable it goes into:
 //
 //	var r *otelguard.Resource[*os.File]
-//	defer func() { if r != nil { r.Close(ctx) } }()
+//	defer func() {
+//		if r != nil {
+//			_ = r.Close(ctx)
+//		}
+//	}()
 //	r = otelguard.Track(ctx, "f", f)
 func releasedByEarlierDefer(c *checker, defers []*ast.DeferStmt, a acquired) bool {
 	for _, d := range defers {

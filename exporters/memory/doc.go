@@ -11,10 +11,11 @@
 //	exp := memory.New()
 //	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 //	tracker := otelguard.New(otelguard.WithTracerProvider(tp))
-//	...
+//	openReport(tracker) // code under test that drops a handle
+//	_ = otelguardtest.Find(tracker)
 //	for _, l := range exp.Leaks() {
 //		site, _ := l.AcquireSite()
-//		fmt.Println(l.Name, "leaked, acquired at", site)
+//		fmt.Println(l.Name, "leaked, acquired at", site.Function)
 //	}
 //
 // A Lifetime is one ended lifetime span (a span with the otelguard.kind

@@ -18,8 +18,9 @@ import (
 //	go tool pprof -top http://localhost:6060/debug/otelguard/live
 //	curl 'http://localhost:6060/debug/otelguard/live?debug=1'
 func ExampleRegister() {
+	tracker := otelguard.Default() // the Tracker the package-level functions use
 	mux := http.NewServeMux()
-	debug.Register(mux, nil) // the Default tracker, which the package-level functions use
+	debug.Register(mux, tracker) // at debug.Path, /debug/otelguard/live
 	log.Fatal(http.ListenAndServe("localhost:6060", mux))
 }
 

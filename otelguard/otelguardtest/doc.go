@@ -11,9 +11,9 @@
 //		rec := otelguardtest.NewTracker(t)
 //		serve(rec.Context()) // the code under test acquires with this context
 //		for _, l := range rec.Lifetimes() {
-//			...
+//			t.Log(l.Name, l.Outcome)
 //		}
-//	} // the test fails here if h leaked or left open any lifetime
+//	} // the test fails at the NewTracker line if serve leaked or left open a lifetime
 //
 // Code that uses otelguard.Default() (the package-level functions without
 // WithTracker) is checked once all the tests of a package have passed:
