@@ -166,9 +166,10 @@ func (r release) background(ctx context.Context, deliver func(error)) {
 		defer cancel()
 		var handoff atomic.Int32 // 1: the result was delivered; 2: abandoned
 		if ctx.Done() != nil {
+			start := time.Now()
 			stop := context.AfterFunc(ctx, func() {
 				if handoff.CompareAndSwap(0, 2) {
-					deliver(l.abandon(ctx.Err(), r.trig))
+					deliver(l.abandon(ctx.Err(), r.trig, time.Since(start)))
 				}
 			})
 			defer stop()
@@ -192,12 +193,13 @@ func (r release) background(ctx context.Context, deliver func(error)) {
 
 // abandon ends the span of a lifetime whose bounded release outlived ctx
 // (timed_out at a deadline, failed when cancelled), and returns the error
-// its caller gets. The release goes on; when it returns it finishes the
-// lifetime and reports nothing more.
-func (l *lifetime) abandon(cause error, trig Trigger) error {
+// its caller gets. ran is how long the release had been running, negative
+// if it had not started. The release goes on; when it returns it finishes
+// the lifetime and reports nothing more.
+func (l *lifetime) abandon(cause error, trig Trigger, ran time.Duration) error {
 	err := fmt.Errorf("otelguard: gave up waiting for the release of %q: %w", l.name, cause)
 	if l.claimReport() {
-		l.endAbandoned(err, trig)
+		l.endAbandoned(err, trig, ran)
 	}
 	return err
 }

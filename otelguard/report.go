@@ -68,7 +68,10 @@ func (l *lifetime) endReleased(res relResult, trig Trigger, cleanup time.Duratio
 
 // endAbandoned ends the span of a lifetime whose bounded release outlived
 // its caller's context: timed_out at a deadline, failed when cancelled.
-func (l *lifetime) endAbandoned(err error, trig Trigger) {
+// otelguard.cleanup.duration_ms is how long the release had run by then,
+// when it had started; the cleanup duration histogram records only
+// releases that returned.
+func (l *lifetime) endAbandoned(err error, trig Trigger, ran time.Duration) {
 	outcome := OutcomeFailed
 	if errors.Is(err, context.DeadlineExceeded) {
 		outcome = OutcomeTimedOut
@@ -76,6 +79,9 @@ func (l *lifetime) endAbandoned(err error, trig Trigger) {
 	var attrs []attribute.KeyValue
 	if l.flags&flRecording != 0 {
 		attrs = []attribute.KeyValue{errorType(err)}
+		if ran >= 0 {
+			attrs = append(attrs, CleanupDurationKey.Float64(float64(ran)/float64(time.Millisecond)))
+		}
 	}
 	l.conclude(outcome, trig, err.Error(), attrs, -1)
 }

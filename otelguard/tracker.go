@@ -264,10 +264,11 @@ type closeAllJob struct {
 	ls   []*lifetime // newest first
 	done *event      // fired when every release has returned
 
-	mu     sync.Mutex
-	next   int // the release running or about to; guarded by mu
-	errs   []error
-	gaveUp bool
+	mu      sync.Mutex
+	next    int       // the release running or about to; guarded by mu
+	started time.Time // when release next started; zero before; guarded by mu
+	errs    []error
+	gaveUp  bool
 }
 
 func (j *closeAllJob) run(t *Tracker) {
@@ -297,6 +298,9 @@ func (j *closeAllJob) runRest() {
 // release runs one lifetime's release. A Guard's cleanup gets the guard's
 // own context, as Run would give it, bounded by CloseAll's deadline.
 func (j *closeAllJob) release(l *lifetime) {
+	j.mu.Lock()
+	j.started = time.Now()
+	j.mu.Unlock()
 	ctx := j.ctx
 	if l.kind == kGuard && l.flags&flMember == 0 {
 		ctx = l.ctx
@@ -322,6 +326,7 @@ func (j *closeAllJob) advance() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.next++
+	j.started = time.Time{}
 	return j.next
 }
 
@@ -347,11 +352,18 @@ func (j *closeAllJob) giveUp() {
 	j.mu.Lock()
 	j.gaveUp = true
 	rest := j.ls[min(j.next, len(j.ls)):]
+	ran := time.Duration(-1)
+	if !j.started.IsZero() {
+		ran = time.Since(j.started)
+	}
 	j.errs = append(j.errs, j.ctx.Err())
 	j.mu.Unlock()
-	for _, l := range rest {
+	for i, l := range rest {
 		if !l.finished() {
-			l.abandon(j.ctx.Err(), TriggerShutdown)
+			l.abandon(j.ctx.Err(), TriggerShutdown, ran)
+		}
+		if i == 0 {
+			ran = -1 // the others had not started
 		}
 	}
 }
