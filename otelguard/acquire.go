@@ -77,10 +77,14 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	l.ctx = ctx
 	if t.shut.Load() {
 		// After Shutdown: the release works (Close, CloseOnCancel),
-		// nothing is recorded.
+		// nothing is recorded. A CloseOnCancel release still runs on a
+		// goroutine of the library's, which Flush waits for: the lifetime
+		// is kept where wait finds it (not in the registry: not in Live).
 		l.flags |= flUntracked
 		if cfg.closeOnCancel && ctx.Done() != nil {
+			l.flags |= flCancelWatch
 			l.x = &lifetimeExtra{}
+			t.late.add(l)
 			stop := context.AfterFunc(ctx, l.onCancel)
 			l.x.watch.Store(&stop)
 		}

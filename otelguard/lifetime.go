@@ -181,6 +181,9 @@ func (l *lifetime) finish() {
 	}
 	l.stopTimers()
 	if l.flags&flUntracked != 0 {
+		if l.flags&flCancelWatch != 0 {
+			l.t.late.remove(l)
+		}
 		return
 	}
 	l.t.reg.remove(l)

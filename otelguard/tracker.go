@@ -43,6 +43,7 @@ type Tracker struct {
 	meters    *meters
 
 	watches atomic.Int64  // registered lifetimes with a CloseOnCancel watch
+	late    lateWatches   // CloseOnCancel lifetimes acquired after Shutdown
 	id      atomic.Uint32 // see trackerID; 0 until its first lifetime with leak detection
 	pinned  atomic.Bool   // see pin
 	shut    atomic.Bool   // Shutdown was called
@@ -185,8 +186,8 @@ func (l *lifetime) reportOpenAtShutdown() {
 // caller's Close does not count.
 func (t *Tracker) wait(ctx context.Context) error {
 	held := t.heldFlights(ctx)
-	if t.watches.Load() > 0 {
-		for _, l := range t.reg.all() {
+	if t.watches.Load() > 0 || t.late.n.Load() > 0 {
+		for _, l := range append(t.reg.all(), t.late.all()...) {
 			if l.flags&flCancelWatch == 0 || l.ctx.Err() == nil {
 				continue
 			}
@@ -255,6 +256,42 @@ func (t *Tracker) CloseAll(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// lateWatches holds the CloseOnCancel lifetimes acquired after Shutdown:
+// untracked, yet released on a goroutine of the library's that Flush
+// waits for.
+type lateWatches struct {
+	n  atomic.Int64
+	mu sync.Mutex
+	m  map[*lifetime]struct{}
+}
+
+func (w *lateWatches) add(l *lifetime) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = make(map[*lifetime]struct{})
+	}
+	w.m[l] = struct{}{}
+	w.n.Store(int64(len(w.m)))
+}
+
+func (w *lateWatches) remove(l *lifetime) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, l)
+	w.n.Store(int64(len(w.m)))
+}
+
+func (w *lateWatches) all() []*lifetime {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*lifetime, 0, len(w.m))
+	for l := range w.m {
+		out = append(out, l)
+	}
+	return out
 }
 
 // closeAllJob is one CloseAll's releases, run in order on a goroutine of
