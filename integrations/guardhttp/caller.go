@@ -32,9 +32,14 @@ import (
 // own), and otelguard's skip counts logical frames as runtime.Callers does,
 // so a frame's index here is its skip there.
 
-// maxCallerFrames bounds the walk. A client call is about ten frames deep
-// at RoundTrip (fourteen with a Client.Timeout and otelhttp in between).
-const maxCallerFrames = 32
+// The walk unwinds the stack (runtime.Callers), which costs per frame:
+// it looks at firstLook frames, enough for a client call (about ten deep
+// at RoundTrip, fourteen with a Client.Timeout and otelhttp in between),
+// and at up to maxCallerFrames only when the caller is not among them.
+const (
+	firstLook       = 16
+	maxCallerFrames = 64
+)
 
 // selfPrefix is the prefix of the names of this package's functions.
 var selfPrefix = func() string {
@@ -55,9 +60,20 @@ const (
 // RoundTrip that calls it, frame 0) and the code that called the client.
 func callerSkip() int {
 	var buf [maxCallerFrames]uintptr
-	n := runtime.Callers(2, buf[:]) // 0: Callers, 1: callerSkip, 2: RoundTrip
-	pcs := buf[:n]
-	firstOther := -1 // phase 1's fallback: the first frame outside this package
+	n := runtime.Callers(2, buf[:firstLook]) // 0: Callers, 1: callerSkip, 2: RoundTrip
+	if skip, ok := walk(buf[:n], n < firstLook); ok {
+		return skip
+	}
+	n = runtime.Callers(2, buf[:])
+	skip, _ := walk(buf[:n], true)
+	return skip
+}
+
+// walk finds the caller's frame in pcs, RoundTrip's stack from RoundTrip
+// out. whole says pcs reaches the stack's end; if it does not and the
+// caller is not found in it, ok is false.
+func walk(pcs []uintptr, whole bool) (skip int, ok bool) {
+	firstOther := -1 // the fallback: the first frame outside this package
 	i := 0
 	for ; i < len(pcs); i++ {
 		c := classify(pcs[i])
@@ -70,13 +86,13 @@ func callerSkip() int {
 	}
 	for ; i < len(pcs); i++ {
 		if classify(pcs[i]) != classNetHTTP {
-			return i
+			return i, true
 		}
 	}
-	if firstOther < 0 {
-		return 0
+	if !whole {
+		return 0, false
 	}
-	return firstOther
+	return max(firstOther, 0), true
 }
 
 // The class of a PC is cached: symbolizing one (runtime.FuncForPC, which
@@ -98,17 +114,24 @@ func classify(pc uintptr) frameClass {
 	if v := slot.Load(); v != 0 && uintptr(v>>2) == pc {
 		return frameClass(v & 3)
 	}
-	c := classOther
-	if f := runtime.FuncForPC(pc - 1); f != nil { // a return PC: the call is just before it
-		switch name := f.Name(); {
-		case strings.HasPrefix(name, "net/http."):
-			c = classNetHTTP
-		case strings.HasPrefix(name, selfPrefix):
-			c = classSelf
-		}
-	}
+	c := classOf(pc)
 	if uint64(pc)>>62 == 0 { // always so for user-space addresses; else just not cached
 		slot.Store(uint64(pc)<<2 | uint64(c))
 	}
 	return c
+}
+
+// classOf symbolizes pc, a return PC, to find where its function belongs.
+func classOf(pc uintptr) frameClass {
+	f := runtime.FuncForPC(pc - 1) // the call is just before the return PC
+	if f == nil {
+		return classOther
+	}
+	switch name := f.Name(); {
+	case strings.HasPrefix(name, "net/http."):
+		return classNetHTTP
+	case strings.HasPrefix(name, selfPrefix):
+		return classSelf
+	}
+	return classOther
 }

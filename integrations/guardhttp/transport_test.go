@@ -271,6 +271,7 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 		{"Do, otelhttp outside", viaDo(0), otelhttpOutside, "guardhttp_test.callClient"},
 		{"Do, otelhttp inside", viaDo(0), otelhttpInside, "guardhttp_test.callClient"},
 		{"Do with Client.Timeout, otelhttp outside", viaDo(time.Minute), otelhttpOutside, "guardhttp_test.callClient"},
+		{"Do, under 16 RoundTrippers", viaDo(0), wrapped(16), "guardhttp_test.callClient"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -290,6 +291,19 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 
 func plain(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
 	return guardhttp.NewTransport(base, guardhttp.WithTracker(tr))
+}
+
+// wrapped puts n RoundTrippers of the caller's own around NewTransport,
+// more frames between RoundTrip and net/http than the walk's first look.
+func wrapped(n int) func(*otelguard.Tracker, http.RoundTripper) http.RoundTripper {
+	return func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
+		rt := plain(tr, base)
+		for range n {
+			inner := rt
+			rt = roundTripperFunc(func(r *http.Request) (*http.Response, error) { return inner.RoundTrip(r) })
+		}
+		return rt
+	}
 }
 
 // Redirects: http.Client closes each intermediate response's body (after
