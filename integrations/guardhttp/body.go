@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -53,14 +54,26 @@ func (s *bodyState) Read(p []byte) (int, error) {
 // release returns — on Close as on a leak's release — so the release sets
 // the attribute on it here, through the public API
 // (trace.SpanFromContext), with no hook in the core for end-of-lifetime
-// attributes. On an unsampled span SetAttributes does nothing, at no cost.
+// attributes. On an unsampled span SetAttributes does nothing, at no cost;
+// the attribute comes from one of two slices made once, since a variadic
+// call through the trace.Span interface would allocate its argument on
+// every call.
 func releaseBody(ctx context.Context, s *bodyState) error {
 	if !s.closing.Load() && s.drainOnLeak {
 		drain(ctx, s)
 	}
-	trace.SpanFromContext(ctx).SetAttributes(DrainedKey.Bool(s.eof.Load()))
+	drained := notDrained
+	if s.eof.Load() {
+		drained = wasDrained
+	}
+	trace.SpanFromContext(ctx).SetAttributes(drained...)
 	return s.rc.Close()
 }
+
+var (
+	wasDrained = []attribute.KeyValue{DrainedKey.Bool(true)}
+	notDrained = []attribute.KeyValue{DrainedKey.Bool(false)}
+)
 
 // drain reads what is left of a dropped body, up to leakDrainLimit. A read
 // that blocks (a server that stalls mid-body) is ended by closing the body
