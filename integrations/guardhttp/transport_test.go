@@ -202,6 +202,33 @@ func TestWithoutReleaseOnLeakOnlyReports(t *testing.T) {
 	}
 }
 
+// Tracker.CloseAll releases a body still open as a leak's release does:
+// the rest read, the body closed, the connection back in the pool.
+func TestCloseAllReleasesAnOpenBody(t *testing.T) {
+	t.Parallel()
+	tr := newLeakTracker(t)
+	srv := newServer(t, hello)
+	client := &http.Client{Transport: guardhttp.NewTransport(newBase(t), guardhttp.WithTracker(tr.Tracker))}
+
+	resp := get(t, context.Background(), client, srv.URL)
+	if err := tr.CloseAll(context.Background()); err != nil {
+		t.Fatalf("CloseAll: %v", err)
+	}
+	l := only(t, tr.exp.Lifetimes(), guardhttp.LifetimeName)
+	if l.Outcome != otelguard.OutcomeCleaned || l.Trigger != otelguard.TriggerShutdown {
+		t.Errorf("%s %s, want cleaned shutdown", l.Outcome, l.Trigger)
+	}
+	if !attrs(l.Span.Attributes)[guardhttp.DrainedKey].AsBool() {
+		t.Errorf("%s = false after CloseAll read the rest", guardhttp.DrainedKey)
+	}
+	if err := resp.Body.Close(); err != nil {
+		t.Errorf("Close after CloseAll: %v, want the original's answer to a second Close (nil)", err)
+	}
+	if !getReused(t, context.Background(), client, srv.URL) {
+		t.Error("the connection of a body CloseAll released was not reused")
+	}
+}
+
 // callClient, getURL and roundTrip are the code that calls the client, in
 // three ways; the acquire stack must start at each.
 //
