@@ -50,10 +50,10 @@ type handler struct {
 // the mux sets on the copy. Without a pattern, http.route is left out.
 //
 // NewHandler panics if h is nil. The Handler is safe for concurrent use,
-// as h must be. A request costs
-// two context values, a shallow copy of the *http.Request, and a lock
-// taken per lifetime it acquires and once at its end; see
-// BenchmarkHandler.
+// as h must be. A request costs an otelguard.Request and its context
+// value, one more context value when the Tracker is not in the request's
+// context already, a shallow copy of the *http.Request, and a lock taken
+// per lifetime it acquires and once at its end; see BenchmarkHandler.
 func NewHandler(h http.Handler, opts ...Option) http.Handler {
 	if h == nil {
 		panic("guardhttp: NewHandler: nil handler")
