@@ -1,0 +1,67 @@
+// Package guardhttp makes the lifetimes of net/http observable with
+// otelguard: on the client, every response body is a watched lifetime; on
+// the server, every request reports what it left open when its handler
+// returns.
+//
+// # Client: NewTransport
+//
+// The leak Go services hit most is a response body that is never closed:
+// its connection is never reused, and under load the client runs out of
+// sockets. otelhttp's client span simply never ends then, and nobody is
+// told. A client built on NewTransport makes each response body a
+// Resource lifetime named "http.response.body", with the request's
+// method, server address and port and the response's status code:
+//
+//	client := &http.Client{Transport: guardhttp.NewTransport(nil)}
+//	resp, err := client.Get(url)
+//	if err != nil {
+//		return err
+//	}
+//	defer resp.Body.Close() // span http.response.body: cleaned, otelguard.http.body.drained=…
+//
+// Close ends it cleaned, with otelguard.http.body.drained saying whether
+// the body was read to its end first: Go's Transport reuses a connection
+// only then, so drained=false on a busy path is a connection thrown away
+// per request. A response dropped without Close is found by otelguard's
+// leak detection at a garbage collection after it became unreachable, and
+// ends leaked_without_close with the stack of the code that called the
+// client; the body is closed then (after reading what is left of it, up
+// to 2 KiB, as http.Client does for a redirect), so that its connection is
+// freed — WithoutReleaseOnLeak turns that off.
+//
+// # Server: NewHandler
+//
+// NewHandler gives each request a context carrying the Tracker and an
+// otelguard.Request. Every lifetime acquired with that context (or one
+// derived from it) through otelguard's package-level functions belongs to
+// the request; when the handler returns, each one still open is reported
+// at once, deterministically, without waiting for a garbage collection: a
+// span event otelguard.request.outlived, a warning through the Tracker's
+// logger and a count in otelguard.lifetime.outlived_request, labelled with
+// the request's method and route. goleak checks a test for goroutines left
+// running; NewHandler checks each request for lifetimes left open.
+// Lifetimes meant to outlive the request are acquired with
+// otelguard.OutlivesRequest().
+//
+// Response bodies are lifetimes like any other: a handler that calls an
+// upstream through NewTransport with the request's context and returns
+// without closing the upstream's body is reported when it returns, long
+// before a collection would find the body.
+//
+// # With otelhttp
+//
+// Both compose with otelhttp in either order. A response body's lifetime
+// is a child of the span in the context of the request as the innermost
+// RoundTripper returned it, so it nests under otelhttp's client span
+// whether otelhttp wraps NewTransport or NewTransport wraps otelhttp. A
+// handler's lifetimes nest under otelhttp's server span when otelhttp's
+// handler wraps NewHandler.
+//
+// # Who calls what
+//
+// NewTransport and NewHandler are called once, when a client or server is
+// built; what they return is safe for concurrent use. Nothing here blocks
+// on an exporter or starts a goroutine per request; a body's Close runs
+// the original Close on the calling goroutine and returns its error.
+// Leak detection reports, and releases, on a goroutine of otelguard's own.
+package guardhttp

@@ -1,0 +1,160 @@
+package guardhttp
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// LifetimeName is the name of a response body's lifetime (its span's
+// name, and otelguard.name on its metrics).
+const LifetimeName = "http.response.body"
+
+// DrainedKey is set on a response body's span when its lifetime ends:
+// true if the body was read to its end before it was closed. Go's
+// Transport puts a connection back in its pool for the next request only
+// then; a body closed before its end closes its connection. For a body the
+// Transport closes itself (a leak's release, Tracker.CloseAll), its own
+// reading of the rest counts: true says the connection was saved.
+const DrainedKey = attribute.Key("otelguard.http.body.drained")
+
+// transport is the RoundTripper NewTransport returns.
+type transport struct {
+	base http.RoundTripper
+	cfg  config
+}
+
+// NewTransport returns an http.RoundTripper that sends each request
+// through base (http.DefaultTransport when base is nil) and makes the body
+// of each response an otelguard lifetime, a Resource named
+// "http.response.body":
+//
+//   - a child of the span in the request's context as the base returns it
+//     (resp.Request's), so it nests under otelhttp's client span whichever
+//     of the two wraps the other;
+//   - with http.request.method, server.address, server.port and
+//     http.response.status_code;
+//   - ended by resp.Body.Close: outcome cleaned (failed if the original
+//     Close fails), with otelguard.http.body.drained saying whether the
+//     body was read to its end first, which is when Go reuses the
+//     connection;
+//   - found by leak detection when the response is dropped without Close:
+//     outcome leaked_without_close, with an acquire stack whose first
+//     frame is the code that called the client (client.Get, client.Do, or
+//     RoundTrip itself), not net/http or this package. The body is then
+//     closed, after reading what is left of it up to 2 KiB as http.Client
+//     does for a redirect, so that a small response's connection goes back
+//     to the pool (otelguard.ReleaseOnLeak; WithoutReleaseOnLeak turns it
+//     off). Tracker.CloseAll releases a body still open the same way: a
+//     caller still reading it then sees its stream cut, as with any
+//     release under a reader.
+//
+// The lifetime is recorded by the Tracker WithTracker names, else the one
+// in the request's context, else otelguard.Default(). A lifetime made
+// under a request of NewHandler belongs to it: a body still open when the
+// handler returns is reported then.
+//
+// The body the caller gets keeps the interfaces of the original that
+// callers rely on: io.WriterTo when the original has it, io.ReadWriteCloser
+// (and CloseWrite) for a 101 Switching Protocols response. A response
+// without a body (http.NoBody, as for HEAD or a zero Content-Length) gets
+// no lifetime, nor does a request that fails: RoundTrip returns the base's
+// error and response as they are. Intermediate responses of a redirect are
+// closed by http.Client and end cleaned.
+//
+// The RoundTripper is safe for concurrent use, as base must be. Each
+// response with a body costs one lifetime (a span, a stack capture, a
+// runtime cleanup) and a walk of the caller's stack to find where the
+// client was called; see BenchmarkTransport.
+func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{base: base, cfg: newConfig(opts)}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil || resp == nil || resp.Body == nil || resp.Body == http.NoBody {
+		return resp, err
+	}
+	t.watch(r, resp, callerSkip())
+	return resp, nil
+}
+
+// watch makes resp's body a lifetime. skip counts the frames from
+// RoundTrip to the code that called the client; watch is one frame more.
+func (t *transport) watch(r *http.Request, resp *http.Response, skip int) {
+	ctx := r.Context()
+	if resp.Request != nil {
+		// The request as the innermost RoundTripper saw it: its context
+		// has the span of any RoundTripper between (otelhttp's client
+		// span), and, derived from r's, r's Tracker and otelguard Request.
+		ctx = resp.Request.Context()
+	}
+	s := &bodyState{
+		rc:          resp.Body,
+		drainOnLeak: resp.StatusCode != http.StatusSwitchingProtocols && resp.ContentLength <= leakDrainLimit,
+	}
+	attrs := [...]attribute.KeyValue{
+		method(r.Method),
+		semconv.ServerAddress(r.URL.Hostname()),
+		semconv.ServerPort(port(r)),
+		semconv.HTTPResponseStatusCode(resp.StatusCode),
+	}
+	opts := make([]otelguard.AcquireOption, 0, 4)
+	opts = append(opts, otelguard.WithCallerSkip(skip+1), otelguard.WithAttributes(attrs[:]...))
+	if t.cfg.tracker != nil {
+		opts = append(opts, otelguard.WithTracker(t.cfg.tracker))
+	}
+	if !t.cfg.noLeakRelease {
+		opts = append(opts, otelguard.ReleaseOnLeak())
+	}
+	res := otelguard.Acquire(ctx, LifetimeName, s, releaseBody, opts...)
+	resp.Body = wrap(res, s)
+}
+
+// method is http.request.method as the semantic conventions give it: one
+// of the known methods, else _OTHER, so that a label stays low-cardinality.
+func method(m string) attribute.KeyValue {
+	switch m {
+	case http.MethodGet:
+		return semconv.HTTPRequestMethodGet
+	case http.MethodPost:
+		return semconv.HTTPRequestMethodPost
+	case http.MethodPut:
+		return semconv.HTTPRequestMethodPut
+	case http.MethodDelete:
+		return semconv.HTTPRequestMethodDelete
+	case http.MethodHead:
+		return semconv.HTTPRequestMethodHead
+	case http.MethodPatch:
+		return semconv.HTTPRequestMethodPatch
+	case http.MethodOptions:
+		return semconv.HTTPRequestMethodOptions
+	case http.MethodConnect:
+		return semconv.HTTPRequestMethodConnect
+	case http.MethodTrace:
+		return semconv.HTTPRequestMethodTrace
+	case "":
+		return semconv.HTTPRequestMethodGet // net/http: "" means GET
+	}
+	return semconv.HTTPRequestMethodOther
+}
+
+// port is the request's server port: the URL's, else the scheme's.
+func port(r *http.Request) int {
+	if p := r.URL.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err == nil {
+			return n
+		}
+	}
+	if r.URL.Scheme == "https" {
+		return 443
+	}
+	return 80
+}
