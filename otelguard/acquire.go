@@ -100,7 +100,11 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 		if len(cfg.attrs) == 0 && !paranoid {
 			_, span = ts.tracer.Start(ctx, l.name, startOpts[k]...)
 		} else {
-			attrs := make([]attribute.KeyValue, 0, 4+len(cfg.attrs))
+			n := 1 + len(cfg.attrs)
+			if paranoid {
+				n += 3 // the acquire site
+			}
+			attrs := make([]attribute.KeyValue, 0, n)
 			attrs = append(attrs, kindAttrs[k])
 			if paranoid {
 				attrs = append(attrs, l.stack.siteAttrs()...)

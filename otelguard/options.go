@@ -361,7 +361,12 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 			c.releaseOnLeak = true
 		case opAttributes:
 			if room := MaxAttributes - len(c.attrs); room > 0 {
-				c.attrs = append(c.attrs, o.attrs[:min(room, len(o.attrs))]...)
+				add := o.attrs[:min(room, len(o.attrs)):min(room, len(o.attrs))]
+				if c.attrs == nil {
+					c.attrs = add // the one WithAttributes: no copy (begin only reads it)
+				} else {
+					c.attrs = append(c.attrs, add...) // add's capacity is its length: this copies
+				}
 			}
 		case opHold:
 			c.hold = o.d
