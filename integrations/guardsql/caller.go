@@ -23,13 +23,13 @@ import (
 
 // Frame classes. fKnown marks a classified entry of the cache.
 const (
-	fKnown    uint16 = 1 << iota
-	fInternal        // database/sql or this package: skipped
-	fDBConn          // database/sql.(*DB).Conn and its closures: a DB.Conn checkout
-	fSQLConn         // a method of database/sql.(*Conn): a call on a checked-out *sql.Conn
-	fOpener          // the pool's opener goroutine opens a connection for a waiter
-	fRowsAwait       // database/sql.(*Rows).awaitDone: closing rows because a context ended
-	fOneShot         // (*DB).queryDC or (*DB).execDC: a statement prepared for one call
+	fKnown     uint16 = 1 << iota
+	fInternal         // database/sql or this package: skipped
+	fDBConn           // database/sql.(*DB).Conn and its closures: a DB.Conn checkout
+	fSQLConn          // a method of database/sql.(*Conn): a call on a checked-out *sql.Conn
+	fOpener           // the pool's opener goroutine opens a connection for a waiter
+	fRowsAwait        // database/sql.(*Rows).awaitDone: closing rows because a context ended
+	fOneShot          // (*DB).queryDC or (*DB).execDC: a statement prepared for one call
 )
 
 // pkgPrefix is this package's function-name prefix. Its tests live in
