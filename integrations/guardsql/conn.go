@@ -7,6 +7,7 @@ import (
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // conn wraps a driver connection. database/sql makes every call on a
@@ -96,8 +97,18 @@ const (
 
 // begin starts a lifetime named name with e as its value. w is the walk
 // as seen from begin's caller; the acquire stack starts at the user's call.
+//
+// Tx.Query, Tx.Exec and Tx.Prepare pass context.Background: rows and
+// statements of a transaction whose context carries no Tracker, no span
+// and no deadline get their Tracker, parent span and Request from the
+// transaction's context instead (not its end: database/sql closes them
+// when the transaction ends, and rows.Close says so).
 func (c *conn) begin(ctx context.Context, name string, e *ending, w walk, k lifeKind, query string) *otelguard.Resource[*ending] {
 	cfg := c.cfg
+	if (k == kRows || k == kStmt) && c.txCtx != nil && ctx.Done() == nil &&
+		otelguard.TrackerFrom(ctx) == nil && !trace.SpanContextFromContext(ctx).IsValid() {
+		ctx = context.WithoutCancel(c.txCtx)
+	}
 	var buf [6]otelguard.AcquireOption
 	opts := append(buf[:0], otelguard.WithCallerSkip(w.skip))
 	if cfg.tracker != nil {

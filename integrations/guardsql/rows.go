@@ -7,7 +7,6 @@ import (
 	"reflect"
 
 	"github.com/otelguard/otelguard-go/otelguard"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // rows wraps a driver's rows as a db.rows lifetime, from the query to the
@@ -46,21 +45,11 @@ var (
 )
 
 // startRows starts the db.rows lifetime of r, read by query with ctx.
-//
-// Tx.Query, Tx.Exec and Tx.Prepare pass context.Background: rows read in a
-// transaction with a context that carries no Tracker, no span and no
-// deadline get their Tracker, parent span and Request from the
-// transaction's context instead (not its end: database/sql closes them
-// when the transaction ends, and Close says so).
 func (c *conn) startRows(ctx context.Context, r driver.Rows, query string, w walk) driver.Rows {
 	e := &ending{under: r}
 	wr := &rows{r: r, c: c, e: e, ctx: ctx, txCtx: c.txCtx, watched: ctx.Done() != nil}
 	wr.nrs, _ = r.(driver.RowsNextResultSet)
-	actx := ctx
-	if c.txCtx != nil && ctx.Done() == nil && otelguard.TrackerFrom(ctx) == nil && !trace.SpanContextFromContext(ctx).IsValid() {
-		actx = context.WithoutCancel(c.txCtx)
-	}
-	wr.res = c.begin(actx, SpanRows, e, w.up(), kRows, query)
+	wr.res = c.begin(ctx, SpanRows, e, w.up(), kRows, query)
 	return wr
 }
 
