@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the deprecated driver interfaces are what database/sql falls back to for drivers that have only them, and conn passes them through.
+
 package guardsql
 
 import (
@@ -63,9 +65,9 @@ func newConn(dc driver.Conn, cfg *config) *conn {
 	c := &conn{c: dc, cfg: cfg}
 	c.pinger, _ = dc.(driver.Pinger)
 	c.execCtx, _ = dc.(driver.ExecerContext)
-	c.exec, _ = dc.(driver.Execer) //nolint:staticcheck // the deprecated form, for drivers that have only it
+	c.exec, _ = dc.(driver.Execer)
 	c.queryCtx, _ = dc.(driver.QueryerContext)
-	c.query, _ = dc.(driver.Queryer) //nolint:staticcheck // the same
+	c.query, _ = dc.(driver.Queryer)
 	c.prepCtx, _ = dc.(driver.ConnPrepareContext)
 	c.beginTx, _ = dc.(driver.ConnBeginTx)
 	c.reset, _ = dc.(driver.SessionResetter)
@@ -215,7 +217,7 @@ func (c *conn) Close() error {
 }
 
 func (c *conn) Begin() (driver.Tx, error) {
-	return c.c.Begin() //nolint:staticcheck // called only by code holding the raw driver connection
+	return c.c.Begin()
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
@@ -246,9 +248,9 @@ func beginFallback(ctx context.Context, dc driver.Conn, opts driver.TxOptions) (
 		return nil, errors.New("sql: driver does not support read-only transactions")
 	}
 	if ctx.Done() == nil {
-		return dc.Begin() //nolint:staticcheck // the driver has nothing else
+		return dc.Begin()
 	}
-	t, err := dc.Begin() //nolint:staticcheck // the same
+	t, err := dc.Begin()
 	if err == nil {
 		select {
 		default:

@@ -136,7 +136,7 @@ func openSQLite(t testing.TB, opts ...guardsql.Option) *sql.DB {
 func attr(l memory.Lifetime, key string) (string, bool) {
 	for _, kv := range l.Span.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit(), true
+			return kv.Value.String(), true
 		}
 	}
 	return "", false

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the deprecated driver interfaces are what database/sql falls back to for drivers that have only them, and stmt passes them through.
+
 package guardsql
 
 import (
@@ -40,7 +42,7 @@ var (
 	_ driver.StmtExecContext   = (*stmt)(nil)
 	_ driver.StmtQueryContext  = (*stmt)(nil)
 	_ driver.NamedValueChecker = (*stmt)(nil)
-	_ driver.ColumnConverter   = ccStmt{} //nolint:staticcheck // passed through for drivers that have it
+	_ driver.ColumnConverter   = ccStmt{}
 )
 
 func (c *conn) startStmt(ctx context.Context, s driver.Stmt, query string, w walk) driver.Stmt {
@@ -52,7 +54,7 @@ func (c *conn) startStmt(ctx context.Context, s driver.Stmt, query string, w wal
 		ws.e = &ending{stmt: s}
 		ws.res = c.begin(ctx, SpanStmt, ws.e, w.up(), kStmt, query)
 	}
-	if _, ok := s.(driver.ColumnConverter); ok { //nolint:staticcheck // the same
+	if _, ok := s.(driver.ColumnConverter); ok {
 		return ccStmt{ws}
 	}
 	return ws
@@ -71,11 +73,11 @@ func (s *stmt) Close() error {
 func (s *stmt) NumInput() int { return s.s.NumInput() }
 
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
-	return s.s.Exec(args) //nolint:staticcheck // called only by code holding the raw driver statement
+	return s.s.Exec(args)
 }
 
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
-	return s.s.Query(args) //nolint:staticcheck // the same
+	return s.s.Query(args)
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
@@ -94,7 +96,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return s.s.Exec(dargs) //nolint:staticcheck // the driver has nothing else
+	return s.s.Exec(dargs)
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -116,7 +118,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		r, err = s.s.Query(dargs) //nolint:staticcheck // the driver has nothing else
+		r, err = s.s.Query(dargs)
 	}
 	if err != nil {
 		return nil, err
@@ -138,5 +140,5 @@ func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 func (s ccStmt) ColumnConverter(idx int) driver.ValueConverter {
-	return s.s.(driver.ColumnConverter).ColumnConverter(idx) //nolint:staticcheck // the same
+	return s.s.(driver.ColumnConverter).ColumnConverter(idx)
 }
