@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"testing"
 
-	"github.com/otelguard/otelguard-go/integrations/guardsql/internal/pgtest"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/otelguard/otelguard-go/integrations/guardsql/internal/pgtest"
 )
 
 func TestStart(t *testing.T) {
