@@ -141,6 +141,26 @@ func walkCaller() walk {
 	return w
 }
 
+// peekDepth frames above ResetSession reach the caller of DB.Conn when
+// the reset is DB.Conn's: ResetSession, (*driverConn).resetSession,
+// (*DB).conn, (*DB).Conn.func1, (*DB).retry, (*DB).Conn, the user.
+const peekDepth = 8
+
+// peekCaller is walkCaller for ResetSession, which database/sql calls at
+// almost every checkout of a pooled connection: it unwinds only
+// peekDepth frames, enough to see a DB.Conn and, behind it, the user's
+// call; a checkout that turns out to be DB.Conn's and deeper than that
+// takes a full walk. done is false when the user's frame was not reached.
+func peekCaller() (w walk, done bool) {
+	var buf [peekDepth]uintptr
+	n := runtime.Callers(2, buf[:])
+	w, done = scan(buf[:n])
+	if !done && n < len(buf) {
+		done = true // the whole stack, all of it internal
+	}
+	return w, done
+}
+
 // scan classifies pcs (pcs[0] is the walking method) up to the first
 // external frame; done is false if there is none among them.
 func scan(pcs []uintptr) (w walk, done bool) {

@@ -357,7 +357,11 @@ func (c *conn) IsValid() bool {
 
 func (c resetConn) ResetSession(ctx context.Context) error {
 	if !c.out {
-		c.checkout(ctx, walkCaller().up())
+		w, done := peekCaller()
+		if w.seen&fDBConn != 0 && !done {
+			w = walkCaller()
+		}
+		c.checkout(ctx, w.up())
 	}
 	return c.reset.ResetSession(ctx)
 }
