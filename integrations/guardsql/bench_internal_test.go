@@ -36,4 +36,3 @@ func nest(n int, f func()) {
 	}
 	nest(n-1, f)
 }
-
