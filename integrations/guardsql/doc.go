@@ -68,7 +68,10 @@
 // closed them, and they held their connection until the request ended.
 // When it was the lifetime's own context (the query's, BeginTx's), the
 // trigger is cancel (otelguard.CloseOnCancel); the outcome is cleaned when
-// the driver call returned nil.
+// the driver call returned nil. The trigger says what ended first, the
+// attribute who made the driver call: a Commit racing its context's end
+// can end with trigger cancel, closed_by=caller and result commit —
+// failed, if the driver refused to commit once the context had ended.
 //
 // # The Tracker
 //
