@@ -356,14 +356,18 @@ func (c *conn) IsValid() bool {
 }
 
 func (c resetConn) ResetSession(ctx context.Context) error {
-	if !c.out {
-		w, done := peekCaller()
-		if w.seen&fDBConn != 0 && !done {
-			w = walkCaller()
-		}
-		c.checkout(ctx, w.up())
+	if c.out {
+		return c.reset.ResetSession(ctx)
 	}
-	return c.reset.ResetSession(ctx)
+	w, done := peekCaller()
+	if w.seen&fDBConn != 0 && !done {
+		w = walkCaller()
+	}
+	if err := c.reset.ResetSession(ctx); err != nil {
+		return err // database/sql closes the connection (driver.ErrBadConn) or fails the checkout
+	}
+	c.checkout(ctx, w.up())
+	return nil
 }
 
 // namedValueToValue is database/sql's, for drivers without the context
