@@ -152,6 +152,6 @@
 // span, the acquire stack, the registry), plus a walk of the frames between
 // the driver and the user's call (about a dozen; 0.3–0.7 µs here) to start
 // the acquire stack there. On an in-memory SQLite point SELECT, which costs
-// about 4.5 µs bare, that is 3.5× (a single raw span per query is already
-// 1.5×); on PostgreSQL over loopback, 1.3×. See README.md.
+// about 4.5 µs bare, that is 3.8× (a single raw span per query is already
+// 1.5×); on PostgreSQL over loopback, about 1.5×. See README.md.
 package guardsql
