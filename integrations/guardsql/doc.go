@@ -146,6 +146,14 @@
 // for such drivers. DB.Driver returns the driver's own driver; Unwrap
 // gives the driver's own connection inside Conn.Raw.
 //
+// # Bad input
+//
+// OpenDB panics with a "guardsql: " message if the connector is nil. Open
+// returns sql.Open's error for a driver name nobody registered, and the
+// driver's OpenConnector error for a data source name it rejects. A nil
+// Option, WithTracker(nil) and WithSystemName("") are ignored;
+// WithHoldThreshold(d <= 0) means no threshold.
+//
 // # Cost
 //
 // One otelguard lifetime per rows, transaction, DB.Conn and statement (a
