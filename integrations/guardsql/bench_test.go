@@ -118,9 +118,9 @@ func BenchmarkTx(b *testing.B) {
 // tests start (skipped without one), through pgx, over loopback TCP: what
 // the same overhead weighs against a database across a socket.
 func BenchmarkPostgresSelect(b *testing.B) {
-	pgOnce.Do(func() { pgServer = startShared() })
-	if pgServer == nil {
-		b.Skip("no PostgreSQL server")
+	pgOnce.Do(startShared)
+	if pgMissing != nil {
+		b.Skip(pgMissing)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
 	tracer := tp.Tracer("bench")

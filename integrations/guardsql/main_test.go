@@ -1,56 +1,49 @@
 package guardsql_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/otelguard/otelguard-go/integrations/guardsql/internal/pgtest"
 )
 
-// pgT is the testing.TB the shared PostgreSQL server is started with: it
-// lives for the whole test binary, and is stopped by TestMain.
-type pgT struct {
-	testing.TB
-	cleanups []func()
-	skipped  string
-}
+// The PostgreSQL tests share one server, started by the first that needs
+// it and stopped by TestMain: starting one costs a second or two.
+var (
+	pgOnce    sync.Once
+	pgServer  *pgtest.Server
+	pgMissing error
+)
 
-func (t *pgT) Helper()                  {}
-func (t *pgT) Cleanup(f func())         { t.cleanups = append(t.cleanups, f) }
-func (t *pgT) Skipf(f string, a ...any) { t.skipped = fmt.Sprintf(f, a...); runtime.Goexit() }
-func (t *pgT) Fatalf(f string, a ...any) {
-	t.skipped = "failed to start: " + fmt.Sprintf(f, a...)
-	runtime.Goexit()
-}
-func (t *pgT) Fatal(a ...any)            { t.skipped = "failed to start: " + fmt.Sprint(a...); runtime.Goexit() }
-func (t *pgT) Errorf(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
-
-var sharedT = &pgT{}
-
-// startShared starts the server the PostgreSQL tests share, or returns
-// nil (and says why) if it cannot.
-func startShared() *pgtest.Server {
-	done := make(chan *pgtest.Server)
-	go func() {
-		var s *pgtest.Server
-		defer func() { done <- s }()
-		s = pgtest.Start(sharedT)
-	}()
-	s := <-done
-	if s == nil {
-		fmt.Fprintf(os.Stderr, "guardsql: PostgreSQL tests skipped: %s\n", sharedT.skipped)
+// postgres returns the shared server, skipping t if there can be none and
+// failing it if it did not start.
+func postgres(t *testing.T) *pgtest.Server {
+	t.Helper()
+	pgOnce.Do(startShared)
+	if errors.Is(pgMissing, pgtest.ErrNoServer) {
+		t.Skipf("%v (apt-get install -y postgresql)", pgMissing)
 	}
-	return s
+	if pgMissing != nil {
+		t.Fatal(pgMissing)
+	}
+	return pgServer
 }
+
+func startShared() { pgServer, pgMissing = pgtest.New() }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for i := len(sharedT.cleanups) - 1; i >= 0; i-- {
-		sharedT.cleanups[i]()
+	if pgServer != nil {
+		if err := pgServer.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

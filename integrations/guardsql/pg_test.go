@@ -6,32 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
-	"github.com/otelguard/otelguard-go/integrations/guardsql/internal/pgtest"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 )
-
-// The PostgreSQL tests share one server: starting one costs a second or
-// two. Each test opens its own pool.
-var (
-	pgOnce   sync.Once
-	pgServer *pgtest.Server
-)
-
-func postgres(t *testing.T) *pgtest.Server {
-	t.Helper()
-	pgOnce.Do(func() { pgServer = startShared() })
-	if pgServer == nil {
-		t.Skip("no PostgreSQL server: see TestMain's output")
-	}
-	return pgServer
-}
 
 func openPostgres(t *testing.T, opts ...guardsql.Option) *sql.DB {
 	t.Helper()

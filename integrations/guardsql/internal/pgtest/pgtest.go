@@ -8,11 +8,16 @@
 // GUARDSQL_PG_BIN names their directory explicitly. Without them the test
 // is skipped, saying so. PostgreSQL refuses to run as root: run as root,
 // the server runs as the postgres user the package creates.
+//
+// Start is for one test; New and Stop for a server shared by a TestMain.
+// Being internal to the guardsql module, the package can be imported only
+// from within integrations/guardsql.
 package pgtest
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -38,61 +43,102 @@ type Server struct {
 	cred *syscall.Credential
 }
 
-// startTimeout bounds initdb and the server's start: a few seconds on a
-// loaded machine.
+// startTimeout bounds initdb, the server's start and its stop: a few
+// seconds on a loaded machine.
 const startTimeout = 2 * time.Minute
 
+// ErrNoServer is returned, wrapped, by New when the server's binaries, or
+// the postgres user to run them as root, are missing: the reason to skip.
+var ErrNoServer = errors.New("pgtest: no PostgreSQL server to start")
+
 // Start starts a server for t and stops it (and removes its files) when t
-// ends. It skips t if the binaries are not found, and fails it if the
-// server does not start.
+// ends. It skips t, saying what to install, if New returns ErrNoServer, and
+// fails it if the server does not start.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := New()
+	if errors.Is(err, ErrNoServer) {
+		t.Skipf("%v (apt-get install -y postgresql, or set GUARDSQL_PG_BIN)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// New starts a server, for code that outlives one test (a TestMain, an
+// end-to-end harness), which must call Stop.
+func New() (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
-		t.Skipf("pgtest: no PostgreSQL server binaries: %v (apt-get install -y postgresql, or set GUARDSQL_PG_BIN)", err)
+		return nil, fmt.Errorf("%w: %v", ErrNoServer, err)
 	}
 	s := &Server{bin: bin}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skipf("pgtest: running as root and there is no postgres user to run the server as: %v", err)
+			return nil, fmt.Errorf("%w: running as root, and no postgres user to run the server as: %v", ErrNoServer, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	s.dir, err = os.MkdirTemp("", "pgtest-")
-	if err != nil {
-		t.Fatal(err)
+	if s.dir, err = os.MkdirTemp("", "pgtest-"); err != nil {
+		return nil, err
 	}
-	t.Cleanup(func() { os.RemoveAll(s.dir) })
+	if err := s.start(); err != nil {
+		os.RemoveAll(s.dir)
+		return nil, err
+	}
+	s.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
+	return s, nil
+}
+
+func (s *Server) start() error {
 	if s.cred != nil {
 		if err := os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if out, err := s.run(ctx, "initdb", "-D", s.data(), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+		return fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
 	}
 	// A port that was free a moment ago can be taken before the server
 	// binds it: try a few.
 	for attempt := 0; ; attempt++ {
-		s.Port = freePort(t)
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		s.Port = port
 		out, err := s.run(ctx, "pg_ctl", "-D", s.data(), "-l", s.log(), "-w", "-t", "60", "start",
 			"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=20", s.Port, s.dir))
 		if err == nil {
-			break
+			return nil
 		}
 		if attempt == 2 {
-			log, _ := os.ReadFile(s.log())
-			t.Fatalf("pgtest: pg_ctl start: %v\n%s\nserver log:\n%s", err, out, log)
+			return fmt.Errorf("pgtest: pg_ctl start: %v\n%s\nserver log:\n%s", err, out, s.Log())
 		}
 	}
-	t.Cleanup(func() { s.stop(t) })
-	s.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
-	return s
+}
+
+// Stop stops the server at once (its data is thrown away) and removes its
+// files.
+func (s *Server) Stop() error {
+	defer os.RemoveAll(s.dir)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if out, err := s.run(ctx, "pg_ctl", "-D", s.data(), "-m", "immediate", "-w", "-t", "60", "stop"); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
 }
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
@@ -102,15 +148,6 @@ func (s *Server) log() string  { return filepath.Join(s.dir, "server.log") }
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.log())
 	return string(b)
-}
-
-// stop stops the server at once (its data is thrown away).
-func (s *Server) stop(t testing.TB) {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	if out, err := s.run(ctx, "pg_ctl", "-D", s.data(), "-m", "immediate", "-w", "-t", "60", "stop"); err != nil {
-		t.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
-	}
 }
 
 // run runs one of the server's binaries, as the postgres user when
@@ -166,11 +203,11 @@ func hasBinaries(dir string) error {
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
