@@ -1,0 +1,56 @@
+package guardsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+)
+
+// connector wraps the driver's connector: every connection it makes is
+// wrapped.
+type connector struct {
+	c   driver.Connector
+	cfg *config
+}
+
+var (
+	_ driver.Connector = (*connector)(nil)
+	_ io.Closer        = (*connector)(nil)
+)
+
+func (k *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	w := walkCaller()
+	dc, err := k.c.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(dc, k.cfg)
+	if w.seen&fOpener == 0 {
+		// Opened for the caller that asked (DB.Conn, a query), not put
+		// in the pool by database/sql's opener goroutine for a waiter.
+		c.checkout(ctx, w.up())
+	}
+	return c.driverConn(), nil
+}
+
+// Driver returns the driver's own driver.Driver, as DB.Driver does
+// without this package.
+func (k *connector) Driver() driver.Driver { return k.c.Driver() }
+
+// Close closes the driver's connector if it is an io.Closer (DB.Close
+// calls it), as database/sql would.
+func (k *connector) Close() error {
+	if c, ok := k.c.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// dsnConnector is database/sql's for a driver without OpenConnector.
+type dsnConnector struct {
+	dsn string
+	d   driver.Driver
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.d }

@@ -1,0 +1,113 @@
+package guardsql_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"io"
+	"sync/atomic"
+	"testing"
+
+	"github.com/otelguard/otelguard-go/integrations/guardsql"
+	"github.com/otelguard/otelguard-go/otelguard"
+	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
+)
+
+// minimal is a driver with nothing but driver.Conn's three methods: no
+// context forms, no Queryer or Execer, no ResetSession, no IsValid. Every
+// query goes through a statement database/sql prepares for it.
+type minimal struct{ closedStmts atomic.Int64 }
+
+type minimalConnector struct{ d *minimal }
+
+func (c minimalConnector) Connect(context.Context) (driver.Conn, error) {
+	return &minimalConn{c.d}, nil
+}
+func (c minimalConnector) Driver() driver.Driver { return c.d }
+
+func (d *minimal) Open(string) (driver.Conn, error) { return &minimalConn{d}, nil }
+
+type minimalConn struct{ d *minimal }
+
+func (c *minimalConn) Prepare(string) (driver.Stmt, error) { return &minimalStmt{c.d}, nil }
+func (c *minimalConn) Close() error                        { return nil }
+func (c *minimalConn) Begin() (driver.Tx, error)           { return minimalTx{}, nil }
+
+type minimalStmt struct{ d *minimal }
+
+func (s *minimalStmt) Close() error                                   { s.d.closedStmts.Add(1); return nil }
+func (s *minimalStmt) NumInput() int                                  { return -1 }
+func (s *minimalStmt) Exec([]driver.Value) (driver.Result, error)     { return driver.RowsAffected(1), nil }
+func (s *minimalStmt) Query(args []driver.Value) (driver.Rows, error) { return &minimalRows{n: 2}, nil }
+
+type minimalRows struct{ n int }
+
+func (r *minimalRows) Columns() []string { return []string{"x"} }
+func (r *minimalRows) Close() error      { return nil }
+func (r *minimalRows) Next(dest []driver.Value) error {
+	if r.n == 0 {
+		return io.EOF
+	}
+	r.n--
+	dest[0] = int64(r.n)
+	return nil
+}
+
+type minimalTx struct{}
+
+func (minimalTx) Commit() error   { return nil }
+func (minimalTx) Rollback() error { return nil }
+
+// TestMinimalDriver: through database/sql's fallbacks, the statements it
+// prepares for one call are not watched, their rows are; a DB.Conn on a
+// pooled connection of a driver without ResetSession is seen at its first
+// call; transactions work through Begin.
+func TestMinimalDriver(t *testing.T) {
+	rec := otelguardtest.NewTracker(t)
+	d := &minimal{}
+	db := guardsql.OpenDB(minimalConnector{d})
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := rec.Context()
+	if _, err := db.ExecContext(ctx, "insert"); err != nil {
+		t.Fatal(err)
+	}
+	var x int
+	if err := db.QueryRowContext(ctx, "select").Scan(&x); err != nil || x != 1 {
+		t.Fatalf("Scan: %d, %v", x, err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err == nil {
+		t.Error("a read-only transaction on a driver without BeginTx: no error")
+	}
+	c, err := db.Conn(ctx) // a pooled connection: no driver call yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExecContext(ctx, "update"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, l := range rec.Lifetimes() {
+		got[l.Name]++
+		wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerClose)
+	}
+	if got["db.rows"] != 1 || got["db.tx"] != 1 || got["db.conn"] != 1 || got["db.stmt"] != 0 {
+		t.Errorf("lifetimes %v, want one db.rows, db.tx and db.conn and no db.stmt", got)
+	}
+	if n := d.closedStmts.Load(); n != 3 {
+		t.Errorf("%d statements closed, want the 3 database/sql prepared", n)
+	}
+	if s := db.Stats(); s.InUse != 0 || s.OpenConnections != 1 {
+		t.Errorf("pool: %+v", s)
+	}
+}

@@ -1,0 +1,213 @@
+// Package pgtest starts a throwaway PostgreSQL server for a test: a
+// temporary data directory, a free port on 127.0.0.1, trust
+// authentication, stopped and removed when the test ends.
+//
+// It needs the server's binaries (initdb, pg_ctl, postgres), from
+// Debian's postgresql package (apt-get install -y postgresql: they land in
+// /usr/lib/postgresql/<version>/bin, which Server looks in) or on $PATH;
+// GUARDSQL_PG_BIN names their directory explicitly. Without them the test
+// is skipped, saying so. PostgreSQL refuses to run as root: run as root,
+// the server runs as the postgres user the package creates.
+//
+// Start is for one test; New and Stop for a server shared by a TestMain.
+// Being internal to the guardsql module, the package can be imported only
+// from within integrations/guardsql.
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A Server is a PostgreSQL server started by Start.
+type Server struct {
+	// DSN connects to the database postgres as the superuser postgres,
+	// over TCP on 127.0.0.1, without TLS, for pgx and lib/pq.
+	DSN  string
+	Port int
+
+	bin  string // the binaries' directory
+	dir  string // the temporary directory: data, socket, log
+	cred *syscall.Credential
+}
+
+// startTimeout bounds initdb, the server's start and its stop: a few
+// seconds on a loaded machine.
+const startTimeout = 2 * time.Minute
+
+// ErrNoServer is returned, wrapped, by New when the server's binaries, or
+// the postgres user to run them as root, are missing: the reason to skip.
+var ErrNoServer = errors.New("pgtest: no PostgreSQL server to start")
+
+// Start starts a server for t and stops it (and removes its files) when t
+// ends. It skips t, saying what to install, if New returns ErrNoServer, and
+// fails it if the server does not start.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := New()
+	if errors.Is(err, ErrNoServer) {
+		t.Skipf("%v (apt-get install -y postgresql, or set GUARDSQL_PG_BIN)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// New starts a server, for code that outlives one test (a TestMain, an
+// end-to-end harness), which must call Stop.
+func New() (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoServer, err)
+	}
+	s := &Server{bin: bin}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("%w: running as root, and no postgres user to run the server as: %v", ErrNoServer, err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	if s.dir, err = os.MkdirTemp("", "pgtest-"); err != nil {
+		return nil, err
+	}
+	if err := s.start(); err != nil {
+		os.RemoveAll(s.dir)
+		return nil, err
+	}
+	s.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
+	return s, nil
+}
+
+func (s *Server) start() error {
+	if s.cred != nil {
+		if err := os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if out, err := s.run(ctx, "initdb", "-D", s.data(), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
+		return fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
+	}
+	// A port that was free a moment ago can be taken before the server
+	// binds it: try a few.
+	for attempt := 0; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		s.Port = port
+		out, err := s.run(ctx, "pg_ctl", "-D", s.data(), "-l", s.log(), "-w", "-t", "60", "start",
+			"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=20", s.Port, s.dir))
+		if err == nil {
+			return nil
+		}
+		if attempt == 2 {
+			return fmt.Errorf("pgtest: pg_ctl start: %v\n%s\nserver log:\n%s", err, out, s.Log())
+		}
+	}
+}
+
+// Stop stops the server at once (its data is thrown away) and removes its
+// files.
+func (s *Server) Stop() error {
+	defer os.RemoveAll(s.dir)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if out, err := s.run(ctx, "pg_ctl", "-D", s.data(), "-m", "immediate", "-w", "-t", "60", "stop"); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+func (s *Server) data() string { return filepath.Join(s.dir, "data") }
+func (s *Server) log() string  { return filepath.Join(s.dir, "server.log") }
+
+// Log returns what the server has logged so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.log())
+	return string(b)
+}
+
+// run runs one of the server's binaries, as the postgres user when
+// running as root.
+func (s *Server) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
+	cmd.Dir = s.dir
+	if s.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+		cmd.Env = append(os.Environ(), "HOME="+s.dir, "USER=postgres", "LOGNAME=postgres")
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// binDir finds the directory of initdb, pg_ctl and postgres.
+func binDir() (string, error) {
+	if d := os.Getenv("GUARDSQL_PG_BIN"); d != "" {
+		return d, hasBinaries(d)
+	}
+	var dirs []string
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
+		}
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	versions, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(versions, func(i, j int) bool { return version(versions[i]) > version(versions[j]) })
+	dirs = append(dirs, versions...)
+	for _, d := range dirs {
+		if hasBinaries(d) == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("initdb, pg_ctl and postgres are not in one directory of $PATH or /usr/lib/postgresql/*/bin")
+}
+
+func version(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+func hasBinaries(dir string) error {
+	for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,116 @@
+package guardsql
+
+import (
+	"time"
+
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// An Option configures Open and OpenDB.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is resolved once, by Open or OpenDB; the driver calls read it and
+// never change it.
+type config struct {
+	tracker   *otelguard.Tracker // nil: the context's Tracker, else otelguard.Default()
+	system    string             // "": told from the driver
+	queryText bool
+	hold      time.Duration // 0: the Tracker's default; < 0: none
+
+	attrs []attribute.KeyValue // db.system.name, given to every lifetime
+}
+
+// WithTracker makes every lifetime of the database use t. Without it (or
+// with a nil t) a lifetime uses the Tracker its context carries
+// (otelguard.ContextWithTracker) — the query's context for db.rows, the
+// BeginTx context for db.tx, the Prepare context for db.stmt, the DB.Conn
+// context for db.conn — and otelguard.Default() when it carries none, as
+// otelguard's package-level functions do. So a test can give the code
+// under test a context with its own Tracker (otelguardtest.NewTracker)
+// without opening the database differently.
+func WithTracker(t *otelguard.Tracker) Option {
+	return optionFunc(func(c *config) { c.tracker = t })
+}
+
+// WithSystemName sets db.system.name (OpenTelemetry semantic conventions
+// v1.40.0) on every span: "postgresql", "sqlite", "mysql", … Without it the
+// name is told from the driver's package for the drivers this package knows
+// (pgx, lib/pq, modernc.org/sqlite, mattn/go-sqlite3,
+// go-sql-driver/mysql, microsoft/go-mssqldb), and is "other_sql" for any
+// other. An empty name is ignored.
+func WithSystemName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			c.system = name
+		}
+	})
+}
+
+// WithQueryText adds db.query.text, the query as given to database/sql, to
+// db.rows and db.stmt spans. Off by default: a query built by string
+// concatenation holds user data, and otelguard's spans hold none unless
+// asked. Parameters are never recorded.
+func WithQueryText() Option {
+	return optionFunc(func(c *config) { c.queryText = true })
+}
+
+// WithHoldThreshold sets the hold threshold (otelguard.WithHoldThreshold)
+// of every db.rows, db.tx and db.conn lifetime: one still open after d is
+// reported held too long — a span event with its acquire stack, the
+// otelguard.lifetime.held_too_long counter, and a Warn record through the
+// Tracker's logger — which is how an exhausted pool names its holders
+// before requests time out. Without it the Tracker's default applies
+// (otelguard.WithDefaultHoldThreshold). Zero or negative d: no threshold
+// for this database's lifetimes, whatever the Tracker's default. db.stmt
+// lifetimes never have one: a prepared statement is meant to live long.
+func WithHoldThreshold(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			d = -1
+		}
+		c.hold = d
+	})
+}
+
+func newConfig(opts []Option, sys string) *config {
+	c := &config{}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	if c.system == "" {
+		c.system = sys
+	}
+	c.attrs = []attribute.KeyValue{semconv.DBSystemNameKey.String(c.system)}
+	return c
+}
+
+// systemOf tells db.system.name from the package path of the driver's
+// type, for the drivers whose database is known from it.
+func systemOf(pkgPath string) string {
+	for _, k := range knownDrivers {
+		if pkgPath == k.pkg || len(pkgPath) > len(k.pkg) && pkgPath[:len(k.pkg)+1] == k.pkg+"/" {
+			return k.system
+		}
+	}
+	return "other_sql"
+}
+
+var knownDrivers = []struct{ pkg, system string }{
+	{"github.com/jackc/pgx/v5", "postgresql"},
+	{"github.com/jackc/pgx/v4", "postgresql"},
+	{"github.com/lib/pq", "postgresql"},
+	{"modernc.org/sqlite", "sqlite"},
+	{"github.com/mattn/go-sqlite3", "sqlite"},
+	{"github.com/go-sql-driver/mysql", "mysql"},
+	{"github.com/microsoft/go-mssqldb", "microsoft.sql_server"},
+}
