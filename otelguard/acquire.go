@@ -92,7 +92,7 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	}
 	watch := cfg.closeOnCancel && ctx.Done() != nil
 	if d := t.stackDepth(); d > 0 && (detect || watch || l.flags&flMember != 0) {
-		l.stack = captureStack(skip+1+cfg.callerSkip, d)
+		l.stack = captureStack(skip+1+cfg.callerSkip, d, cfg.skipPkgs)
 	}
 	paranoid := t.cfg.leak == LeakDetectionParanoid
 	if ts := t.tracerFor(); !ts.noop {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -481,4 +482,43 @@ func ExampleGuard() {
 	// <nil>
 	// tx.rollback: cleaned (defer)
 	// tx.rollback: disarmed (disarm)
+}
+
+func ExampleWithCallerSkipPackages() {
+	tracker, _ := exampleTracker()
+	// A callback run by a library — here sort, standing for net/http or
+	// database/sql behind which an integration acquires: the callback's
+	// own frame (WithCallerSkip(1)) and every frame of the library are
+	// dropped, and the stack starts at the code that called the library.
+	var r *otelguard.Resource[*exampleConn]
+	ids := []int{2, 1}
+	sort.Slice(ids, func(i, j int) bool {
+		if r == nil {
+			r = otelguard.Track(context.Background(), "sorted", &exampleConn{id: 10}, otelguard.WithTracker(tracker),
+				otelguard.WithCallerSkip(1), otelguard.WithCallerSkipPackages("sort"))
+		}
+		return ids[i] < ids[j]
+	})
+	site := strings.SplitN(tracker.Live()[0].Stack(), "\n", 2)[0]
+	fmt.Println(strings.TrimPrefix(site, "github.com/otelguard/otelguard-go/otelguard_test."))
+	_ = r.Close(context.Background())
+	// Output:
+	// ExampleWithCallerSkipPackages(...)
+	// conn 10 closed
+}
+
+func ExampleReleaseTrigger() {
+	tracker, _ := exampleTracker()
+	release := func(ctx context.Context, name string) error {
+		trig, _ := otelguard.ReleaseTrigger(ctx)
+		fmt.Println("releasing", name, "because of", trig)
+		return nil
+	}
+	r := otelguard.Acquire(context.Background(), "conn", "a", release, otelguard.WithTracker(tracker))
+	_ = r.Close(context.Background())
+	otelguard.Acquire(context.Background(), "conn", "b", release, otelguard.WithTracker(tracker)) //otelguard:handoff CloseAll releases it
+	_ = tracker.CloseAll(context.Background())
+	// Output:
+	// releasing a because of close
+	// releasing b because of shutdown
 }

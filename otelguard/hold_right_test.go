@@ -250,3 +250,62 @@ func TestLeakFoundInAnIdleProcess(t *testing.T) {
 		t.Fatalf("without the check the leak was found anyway, so this child proves nothing: %v\n%s", err, out)
 	}
 }
+
+// viaLibrary stands for a library's code between the user's call and the
+// acquire: two frames of a package of its own (here, this test package).
+//
+//go:noinline
+func viaLibrary(tr *otelguard.Tracker, pkgs ...string) *otelguard.Resource[int] {
+	return viaLibraryInner(tr, pkgs...)
+}
+
+//go:noinline
+func viaLibraryInner(tr *otelguard.Tracker, pkgs ...string) *otelguard.Resource[int] {
+	return otelguard.Acquire(context.Background(), "lib.res", 0, func(context.Context, int) error { return nil },
+		otelguard.WithTracker(tr), otelguard.WithCallerSkipPackages(pkgs...))
+}
+
+// WithCallerSkipPackages drops the leading frames of the named packages:
+// the stack starts at the first frame outside them. Here the library
+// and its caller share a package, so naming it drops both and starts at
+// the testing package; naming another package drops nothing.
+func TestWithCallerSkipPackages(t *testing.T) {
+	h := newHarness(t)
+	skipped := viaLibrary(h.tr, "github.com/otelguard/otelguard-go/otelguard_test")
+	kept := viaLibrary(h.tr, "net/http")
+	live := h.tr.Live()
+	first := func(l otelguard.LiveLifetime) string { return strings.SplitN(l.Stack(), "(", 2)[0] }
+	if got := first(live[0]); got != "testing.tRunner" {
+		t.Errorf("skipping this package, the stack starts at %s, want testing.tRunner", got)
+	}
+	if got := first(live[1]); !strings.HasSuffix(got, ".viaLibraryInner") {
+		t.Errorf("skipping another package, the stack starts at %s, want viaLibraryInner", got)
+	}
+	_ = skipped.Close(context.Background())
+	_ = kept.Close(context.Background())
+}
+
+// A release learns what started it.
+func TestReleaseTrigger(t *testing.T) {
+	h := newHarness(t)
+	var got []otelguard.Trigger
+	rel := func(ctx context.Context, _ int) error {
+		tg, ok := otelguard.ReleaseTrigger(ctx)
+		if !ok {
+			t.Error("ReleaseTrigger: not in a release")
+		}
+		got = append(got, tg)
+		return nil
+	}
+	_ = otelguard.Acquire(context.Background(), "a", 0, rel, otelguard.WithTracker(h.tr)).Close(context.Background())
+	_ = otelguard.Acquire(context.Background(), "b", 0, rel, otelguard.WithTracker(h.tr))
+	if err := h.tr.CloseAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := otelguard.ReleaseTrigger(context.Background()); ok {
+		t.Error("ReleaseTrigger outside a release says ok")
+	}
+	if len(got) != 2 || got[0] != otelguard.TriggerClose || got[1] != otelguard.TriggerShutdown {
+		t.Fatalf("triggers %v, want close then shutdown", got)
+	}
+}

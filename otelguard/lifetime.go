@@ -82,7 +82,20 @@ type lifetime struct {
 type releaseCtx struct {
 	context.Context
 	l       *lifetime
+	trig    Trigger
 	flights int64 // slots of l.t's inflight that the goroutine running the release holds
+}
+
+// ReleaseTrigger reports what started the release ctx was given to (or
+// derived from): close for Close, gc for a release ReleaseOnLeak runs,
+// shutdown for CloseAll, and so on. ok is false outside a release. It is
+// for a release that should do more, or less, when nobody called it: an
+// HTTP body drained only when it leaked, say.
+func ReleaseTrigger(ctx context.Context) (trig Trigger, ok bool) {
+	if rc := releasing(ctx); rc != nil {
+		return rc.trig, true
+	}
+	return "", false
 }
 
 // releasingKey is the context key under which a release's context answers

@@ -48,7 +48,7 @@ func (l *lifetime) misuse(kind string, skip int) {
 	}
 	_, span := ts.tracer.Start(context.Background(), MisuseSpanName, opts...)
 	if span.IsRecording() {
-		if st := captureStack(skip+1, MaxStackDepth); st != nil {
+		if st := captureStack(skip+1, MaxStackDepth, nil); st != nil {
 			span.SetAttributes(StacktraceKey.String(st.format(l.t.cfg.trim)))
 		}
 		span.SetStatus(codes.Error, kind+" of "+l.name)

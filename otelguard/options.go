@@ -320,6 +320,7 @@ type AcquireOption struct {
 	tracker *Tracker
 	attrs   []attribute.KeyValue
 	d       time.Duration
+	pkgs    []string
 }
 
 type acquireOp uint8
@@ -333,6 +334,7 @@ const (
 	opHold
 	opCallerSkip
 	opOutlivesRequest
+	opSkipPackages
 )
 
 // acquireConfig is the resolved form of a list of AcquireOptions.
@@ -343,6 +345,7 @@ type acquireConfig struct {
 	attrs         []attribute.KeyValue
 	hold          time.Duration // 0: the tracker's default; <0: none
 	callerSkip    int
+	skipPkgs      []string
 	outlives      bool // OutlivesRequest
 }
 
@@ -374,6 +377,8 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 			c.callerSkip += int(o.d)
 		case opOutlivesRequest:
 			c.outlives = true
+		case opSkipPackages:
+			c.skipPkgs = append(c.skipPkgs[:len(c.skipPkgs):len(c.skipPkgs)], o.pkgs...)
 		}
 	}
 	return c
@@ -397,6 +402,18 @@ func WithCallerSkip(n int) AcquireOption {
 		n = 0
 	}
 	return AcquireOption{op: opCallerSkip, d: time.Duration(n)}
+}
+
+// WithCallerSkipPackages makes the acquire stack start at the first frame
+// (after WithCallerSkip's) whose function is in none of the packages pkgs,
+// given as import paths: an integration that acquires from inside a
+// library's code — a RoundTripper behind net/http's Client, a driver
+// behind database/sql — names its own package and the library's, and
+// reports name the code that called the library, however many of the
+// library's frames are between. At most 32 leading frames are dropped.
+// The function of each return address is looked up once per process.
+func WithCallerSkipPackages(pkgs ...string) AcquireOption {
+	return AcquireOption{op: opSkipPackages, pkgs: pkgs}
 }
 
 // CloseOnCancel hands the release to the context given at acquire: when

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -51,22 +52,69 @@ var (
 // captureStack records up to depth program counters of the calling
 // goroutine, skipping skip frames above captureStack's caller (skip 0 is
 // the caller of captureStack), and returns the interned record.
-func captureStack(skip, depth int) *stack {
+func captureStack(skip, depth int, skipPkgs []string) *stack {
 	if depth <= 0 {
 		return nil
 	}
+	want := depth
+	if len(skipPkgs) > 0 {
+		want += maxSkippedFrames
+	}
 	var buf [inlineStackDepth]uintptr
 	var pcs []uintptr
-	if depth <= len(buf) {
-		pcs = buf[:depth]
+	if want <= len(buf) {
+		pcs = buf[:want]
 	} else {
-		pcs = make([]uintptr, depth)
+		pcs = make([]uintptr, want)
 	}
 	n := runtime.Callers(skip+2, pcs)
-	if n == 0 {
+	pcs = pcs[:n]
+	if len(skipPkgs) > 0 {
+		i := 0
+		for i < len(pcs) && i < maxSkippedFrames && inPackages(pcFunc(pcs[i]), skipPkgs) {
+			i++
+		}
+		pcs = pcs[i:min(len(pcs), i+depth)]
+	}
+	if len(pcs) == 0 {
 		return nil
 	}
-	return internStack(pcs[:n])
+	return internStack(pcs)
+}
+
+// maxSkippedFrames bounds the frames WithCallerSkipPackages drops.
+const maxSkippedFrames = 32
+
+// pcNames caches the function name of a return PC: a lifetime acquired
+// behind net/http or database/sql looks at the same few PCs every time.
+var pcNames sync.Map // uintptr -> string
+
+// pcFunc returns the function of the call that returns to pc, the
+// innermost when calls are inlined there.
+func pcFunc(pc uintptr) string {
+	if v, ok := pcNames.Load(pc); ok {
+		return v.(string)
+	}
+	f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+	pcNames.Store(pc, f.Function)
+	return f.Function
+}
+
+// inPackages reports whether fn (a function name as the runtime gives it,
+// such as "net/http.(*Client).do") belongs to one of pkgs (import paths).
+func inPackages(fn string, pkgs []string) bool {
+	slash := strings.LastIndexByte(fn, '/')
+	dot := strings.IndexByte(fn[slash+1:], '.')
+	if dot < 0 {
+		return false
+	}
+	pkg := fn[:slash+1+dot]
+	for _, p := range pkgs {
+		if pkg == p {
+			return true
+		}
+	}
+	return false
 }
 
 // internStack returns the shared record equal to pcs, creating it if

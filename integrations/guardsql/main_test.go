@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/otelguard/otelguard-go/integrations/guardsql/internal/pgtest"
+	"github.com/otelguard/otelguard-go/integrations/guardsql/pgtest"
 )
 
 // The PostgreSQL tests share one server, started by the first that needs

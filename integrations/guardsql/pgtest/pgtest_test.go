@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/otelguard/otelguard-go/integrations/guardsql/internal/pgtest"
+	"github.com/otelguard/otelguard-go/integrations/guardsql/pgtest"
 )
 
 func TestStart(t *testing.T) {

@@ -10,8 +10,8 @@
 // the server runs as the postgres user the package creates.
 //
 // Start is for one test; New and Stop for a server shared by a TestMain.
-// Being internal to the guardsql module, the package can be imported only
-// from within integrations/guardsql.
+// It is the harness of guardsql's own PostgreSQL tests and of the
+// repository's end-to-end tests; it is not part of guardsql's API.
 package pgtest
 
 import (
