@@ -58,7 +58,7 @@ func driverPkg(c driver.Connector) string {
 //
 //	err := conn.Raw(func(dc any) error {
 //		pc := guardsql.Unwrap(dc).(*stdlib.Conn).Conn() // pgx
-//		...
+//		return pc.Ping(ctx)
 //	})
 //
 // Calls made on the driver's own connection are not watched.
