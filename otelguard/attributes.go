@@ -93,6 +93,20 @@ const (
 	TriggerShutdown Trigger = "shutdown" // Tracker.Shutdown or Tracker.CloseAll
 )
 
+// trigIndex is a Trigger in a byte, where a lifetime keeps one.
+type trigIndex uint8
+
+var triggers = [...]Trigger{TriggerClose, TriggerDefer, TriggerPanic, TriggerCancel, TriggerScope, TriggerDisarm, TriggerGC, TriggerShutdown}
+
+func indexOf(t Trigger) trigIndex {
+	for i, x := range triggers {
+		if x == t {
+			return trigIndex(i)
+		}
+	}
+	return 0
+}
+
 // Precomputed attributes: building them costs nothing on the hot path.
 var (
 	errorTypeTimeout  = ErrorTypeKey.String("timeout")

@@ -87,6 +87,9 @@ func (h *handHandle) Close(ctx context.Context, release func(context.Context) er
 	return err
 }
 
+// benchKey is the key of the values a benchmark's context holds.
+type benchKey int
+
 func releaseNop(context.Context) error       { return nil }
 func releaseInt(context.Context, *int) error { return nil }
 func benchValue() *int                       { v := 1; return &v }
@@ -118,6 +121,22 @@ func BenchmarkLifecycle(b *testing.B) {
 		for b.Loop() {
 			r := otelguard.Acquire(ctx, "db.conn", v, releaseInt, otelguard.WithTracker(tr))
 			_ = r.Close(ctx)
+		}
+	})
+	// The Tracker found in the context, not named with WithTracker: the
+	// lookup's cost, under a context holding a few values above it as a
+	// request's does.
+	b.Run("impl=otelguard-ctxtracker", func(b *testing.B) {
+		tr := benchTracker(batchProvider(b, sdktrace.AlwaysSample()))
+		v := benchValue()
+		tctx := otelguard.ContextWithTracker(ctx, tr)
+		for i := range 3 {
+			tctx = context.WithValue(tctx, benchKey(i), i)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			r := otelguard.Acquire(tctx, "db.conn", v, releaseInt)
+			_ = r.Close(tctx)
 		}
 	})
 	// A request's ctx carries a deadline: Close still runs the release

@@ -82,8 +82,8 @@ type lifetime struct {
 type releaseCtx struct {
 	context.Context
 	l       *lifetime
-	trig    Trigger
-	flights int64 // slots of l.t's inflight that the goroutine running the release holds
+	flights int32 // slots of l.t's inflight that the goroutine running the release holds
+	trig    trigIndex
 }
 
 // ReleaseTrigger reports what started the release ctx was given to (or
@@ -93,7 +93,7 @@ type releaseCtx struct {
 // HTTP body drained only when it leaked, say.
 func ReleaseTrigger(ctx context.Context) (trig Trigger, ok bool) {
 	if rc := releasing(ctx); rc != nil {
-		return rc.trig, true
+		return triggers[rc.trig], true
 	}
 	return "", false
 }
@@ -135,7 +135,7 @@ func (t *Tracker) heldFlights(ctx context.Context) int64 {
 	var n int64
 	for rc := releasing(ctx); rc != nil; rc = releasing(rc.Context) {
 		if rc.l.t == t {
-			n += rc.flights
+			n += int64(rc.flights)
 		}
 	}
 	return n
