@@ -144,11 +144,13 @@ func isGo(text string) (parses, looks bool) {
 }
 
 // norm is text's lines trimmed, blank ones dropped: a snippet matches code
-// that holds the same lines in order, whatever their indentation.
+// that holds the same lines in order, whatever their indentation. The
+// analyzer's directive lines are dropped too, on both sides: a compiled
+// copy may carry one where the snippet shows a mistake on purpose.
 func norm(text string) []string {
 	var out []string
 	for l := range strings.Lines(text) {
-		if l = strings.TrimSpace(l); l != "" {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "//otelguard:handoff ") {
 			out = append(out, l)
 		}
 	}
@@ -166,16 +168,7 @@ func compiled(t *testing.T) map[string][]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A compiled copy may carry the analyzer's directive where the
-		// snippet shows a mistake on purpose: it is not part of the match.
-		lines := norm(string(b))
-		kept := lines[:0]
-		for _, l := range lines {
-			if !strings.HasPrefix(l, "//otelguard:handoff ") {
-				kept = append(kept, l)
-			}
-		}
-		out[rel(path)] = kept
+		out[rel(path)] = norm(string(b))
 	}
 	_ = filepath.WalkDir(filepath.Join(root, "otelguardcheck", "testdata", "src"), func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
