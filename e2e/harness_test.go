@@ -316,10 +316,59 @@ type jSpan struct {
 		RefType string `json:"refType"`
 		SpanID  string `json:"spanID"`
 	} `json:"references"`
-	Tags []struct {
-		Key   string `json:"key"`
-		Value any    `json:"value"`
-	} `json:"tags"`
+	Tags []jKV  `json:"tags"`
+	Logs []jLog `json:"logs"` // the span's events
+}
+
+// jKV is a tag, or a field of a log.
+type jKV struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+// jLog is a span event as Jaeger shows it: a log whose field "event" is
+// the event's name, the others its attributes.
+type jLog struct {
+	Timestamp int64 `json:"timestamp"` // microseconds since the epoch
+	Fields    []jKV `json:"fields"`
+}
+
+// str returns the field key formatted as a string, "" if it is absent.
+func (l *jLog) str(key string) string {
+	for _, f := range l.Fields {
+		if f.Key == key {
+			return fmt.Sprint(f.Value)
+		}
+	}
+	return ""
+}
+
+// time is when the event happened.
+func (l *jLog) time() time.Time { return time.UnixMicro(l.Timestamp) }
+
+// events returns the span's events named name.
+func (s *jSpan) events(name string) []jLog {
+	var out []jLog
+	for _, l := range s.Logs {
+		if l.str("event") == name {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// matches tells whether the span has the tag key with value v, or an event
+// with that attribute: what Jaeger's tag search matches.
+func (s *jSpan) matches(key, v string) bool {
+	if s.str(key) == v {
+		return true
+	}
+	for i := range s.Logs {
+		if s.Logs[i].str(key) == v {
+			return true
+		}
+	}
+	return false
 }
 
 // tag returns the value of the tag key, as Jaeger's JSON has it (string,
@@ -358,6 +407,18 @@ type match struct {
 	trace *jTrace
 }
 
+// request returns the server span of the request that s is under — its
+// parent, or an ancestor for a lifetime acquired by another's release —
+// or nil.
+func (m match) request(s *jSpan) *jSpan {
+	for p := m.spanByID(s.parent()); p != nil; p = m.spanByID(p.parent()) {
+		if p.str("span.kind") == "server" {
+			return p
+		}
+	}
+	return nil
+}
+
 // spanByID returns the span of m's trace with the given ID, or nil.
 func (m match) spanByID(id string) *jSpan {
 	for i := range m.trace.Spans {
@@ -369,7 +430,8 @@ func (m match) spanByID(id string) *jSpan {
 }
 
 // search asks Jaeger for the traces of service with a span carrying every
-// one of tags, as its UI's search does, and returns those spans.
+// one of tags (as a tag, or as an attribute of one of its events), as its
+// UI's search does, and returns those spans.
 func (j *jaeger) search(service string, tags map[string]string) ([]match, error) {
 	tagJSON, err := json.Marshal(tags)
 	if err != nil {
@@ -393,7 +455,7 @@ func (j *jaeger) search(service string, tags map[string]string) ([]match, error)
 			s := &tr.Spans[si]
 			ok := true
 			for k, v := range tags {
-				ok = ok && s.str(k) == v
+				ok = ok && s.matches(k, v)
 			}
 			if ok {
 				ms = append(ms, match{s, tr})

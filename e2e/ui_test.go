@@ -19,10 +19,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// What the browser test runs and looks for. The examples will change (their
-// requests are to go through otelguard's own integrations); the Go names in
-// stacks, the span names and the service names they use are all here, so
-// that following them is an edit of this block only.
+// What the browser test runs and looks for. The Go names in stacks, the
+// span names and the service names the examples use are all here, so that
+// following them is an edit of this block only.
 var (
 	// uiRuns are the example runs that feed the browser test's Jaeger.
 	uiRuns = []struct {
@@ -37,12 +36,19 @@ var (
 	uiStories = []uiStory{{
 		name:    "leaked",
 		service: "otelguard-service", outcome: "leaked_without_close",
-		span: "db.conn", parent: "GET /leak",
+		span: "db.rows", parent: "GET /leak",
 		tags:          map[string]string{"otelguard.trigger": "gc", "error": "true"},
 		stack:         "main.(*server).handleLeak(",
 		traceErrors:   true,
 		picture:       "jaeger-leak.png",
 		searchPicture: "jaeger-search.png",
+	}, {
+		name:    "leaked_body",
+		service: "otelguard-service", outcome: "leaked_without_close",
+		span: "http.response.body", parent: "GET /quote",
+		tags:        map[string]string{"otelguard.trigger": "gc", "otelguard.leak.released": "true", "error": "true"},
+		stack:       "main.(*server).handleQuote(",
+		traceErrors: true,
 	}, {
 		name:    "timed_out",
 		service: "otelguard-quickstart", outcome: "timed_out",
@@ -52,7 +58,7 @@ var (
 	}, {
 		name:    "cleaned",
 		service: "otelguard-service", outcome: "cleaned",
-		span: "db.conn", parent: "GET /query",
+		span: "db.rows", parent: "GET /query",
 		tags: map[string]string{"otelguard.trigger": "close", "otelguard.kind": "resource"},
 	}}
 )

@@ -13,16 +13,31 @@ import (
 
 // stories are the requests the selftest sends, n times each; /poll is sent
 // and then cancelled.
-var stories = []string{"/query", "/report", "/transfer", "/transfer?fail=1", "/leak"}
+var stories = []string{
+	"/query",
+	"/leak",
+	"/lookup",
+	"/transfer",
+	"/transfer?fail=1",
+	"/report",
+	"/quote?item=lamp",
+	"/quote?item=unicorn",
+	"/export",
+}
+
+// leaksPerRound is how many lifetimes one round of the stories leaks for
+// the garbage collector to find: /leak's rows and /quote?item=unicorn's
+// response body.
+const leaksPerRound = 2
 
 // runSelftest sends n requests of each story to the service at base, over
-// loopback, then has the garbage collector find the connections that
-// /leak dropped.
-func runSelftest(ctx context.Context, base string, n int, tracker *otelguard.Tracker, out io.Writer) error {
+// loopback, then has the garbage collector find what /leak and /quote
+// dropped.
+func runSelftest(ctx context.Context, base string, n int, s *server, out io.Writer) error {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 
-	leaks := tracker.LeakCount()
+	leaks := s.tracker.LeakCount()
 	for range n {
 		for _, path := range stories {
 			if err := get(ctx, client, base+path); err != nil {
@@ -33,7 +48,7 @@ func runSelftest(ctx context.Context, base string, n int, tracker *otelguard.Tra
 			return err
 		}
 	}
-	found, err := collectLeaks(ctx, tracker, leaks+int64(n))
+	found, err := collectLeaks(ctx, s.tracker, leaks+int64(leaksPerRound*n))
 	fmt.Fprintf(out, "selftest: %d requests of each of %d stories; %d leaks found\n", n, len(stories)+1, found-leaks)
 	return err
 }
@@ -81,7 +96,7 @@ func getAndCancel(ctx context.Context, client *http.Client, url string) error {
 
 // collectLeaks runs the garbage collector until the tracker has found want
 // leaks in all, or gives up after a bounded number of tries. A collection
-// queues the dropped handles' cleanups; the runtime runs them, and the
+// queues the dropped values' cleanups; the runtime runs them, and the
 // tracker reports them, on goroutines of their own: Flush waits for the
 // reports already queued.
 func collectLeaks(ctx context.Context, tracker *otelguard.Tracker, want int64) (int64, error) {
@@ -96,5 +111,5 @@ func collectLeaks(ctx context.Context, tracker *otelguard.Tracker, want int64) (
 		time.Sleep(time.Duration(i+1) * time.Millisecond)
 	}
 	got := tracker.LeakCount()
-	return got, fmt.Errorf("selftest: the garbage collector found %d of the %d leaked connections", got, want)
+	return got, fmt.Errorf("selftest: the garbage collector found %d of the %d leaks", got, want)
 }
