@@ -14,6 +14,13 @@
 // ../shared/jaeger-ui beside the repository): TestJaegerUI then walks the
 // UI in headless Chromium; without one, it skips.
 //
+// TestPostgresPoolExhausted runs pgservice (pgservice/, a module of its own:
+// its doc says why), which starts a throwaway PostgreSQL server with
+// guardsql's pgtest and exhausts its pool with a handler that leaks rows.
+// It needs PostgreSQL's server binaries (Debian: apt-get install -y
+// postgresql, which .ci/run does when they are missing) and fails without
+// them.
+//
 // -short skips them. The binary is kept in $OTELGUARD_E2E_CACHE, or in
 // otelguard-e2e under the user's cache directory; scripts/jaeger.sh runs the
 // same binary on the standard ports for a look at the examples' spans.

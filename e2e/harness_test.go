@@ -27,6 +27,7 @@ const jaegerPkg = "github.com/jaegertracing/jaeger/cmd/jaeger"
 var (
 	repoRoot  string                // the repository, whose go.work builds the examples
 	examples  = map[string]string{} // example name → binary built by TestMain
+	pgservice string                // pgservice's binary, built by TestMain
 	jaegerBin string
 	shared    *jaeger // the Jaeger most tests export to
 	workDir   string  // logs and binaries of this run
@@ -68,6 +69,12 @@ func testMain(m *testing.M) int {
 			return fail(err)
 		}
 		examples[name] = bin
+	}
+	// pgservice, the PostgreSQL test's service, is a module of its own
+	// (its doc says why): built as it builds, from its own go.mod.
+	pgservice = filepath.Join(workDir, "pgservice")
+	if err := goCmd(filepath.Join(repoRoot, "e2e", "pgservice"), "build", "-race", "-trimpath", "-o", pgservice, "."); err != nil {
+		return fail(err)
 	}
 	if shared, err = startJaeger("shared"); err != nil {
 		return fail(err)
