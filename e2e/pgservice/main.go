@@ -11,10 +11,10 @@
 // pgtest (a temporary data directory, a free port of 127.0.0.1), and stops
 // it when it exits: e2e starts and stops the process.
 //
-//	GET  /items/{id}  an item's name; for a disabled item the handler
-//	                  returns early without closing its rows, whose query is
-//	                  detached from the request: they hold their connection
-//	                  for good, and the pool is one connection smaller
+//	GET  /items/{id}  an item's name; the handler returns early without
+//	                  closing its rows when the item is disabled, and their
+//	                  query is detached from the request: they hold their
+//	                  connection forever, the pool one connection smaller
 //	GET  /items       every item's name, queried with the request's context:
 //	                  it waits for a connection until its client gives up
 //	GET  /debug/pool  the pool's sql.DBStats, as JSON

@@ -25,13 +25,14 @@
 //	GET /poll      a long poll its client cancels: poll.subscription
 //	               released by CloseOnCancel, trigger cancel
 //	GET /quote     a price from the upstream: http.response.body cleaned;
-//	               for an item the upstream does not know (?item=unicorn)
+//	               when the upstream does not know the item (?item=unicorn)
 //	               the body is forgotten on the error path:
 //	               leaked_without_close, found by the garbage collector, its
 //	               stack naming handleQuote, and closed then
-//	GET /export    a job a goroutine finishes after the response, not
-//	               marked as outliving its request: export.job cleaned, with
-//	               the span event otelguard.request.outlived from NewHandler
+//	GET /export    a DB.Conn handed to a goroutine that finishes the job
+//	               after the response, acquired with the request's context:
+//	               db.conn cleaned, with the span event
+//	               otelguard.request.outlived from NewHandler
 //
 // Every lifetime still open when its handler returns gets that event —
 // the forgotten rows, transaction and body above too — and a warning on
