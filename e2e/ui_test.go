@@ -82,10 +82,11 @@ type uiStory struct {
 }
 
 // The browser's viewport on the search page and on a trace's page, and so
-// the pictures' sizes: the search form is wide enough for the tag, the
-// trace page tall enough for the expanded span's stack.
+// the pictures' sizes: the search form is wide enough for the tag and
+// tall enough for both leaks the service's search finds, the trace page
+// tall enough for the expanded span's stack.
 const (
-	searchW, searchH = 1600, 660
+	searchW, searchH = 1600, 780
 	traceW, traceH   = 1400, 900
 )
 
