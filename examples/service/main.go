@@ -118,7 +118,7 @@ func main() {
 // run serves until ctx is done, or runs the selftest when cfg.selftest > 0,
 // then shuts down. opts are added to the TracerProvider's (tests record
 // spans with them).
-func run(ctx context.Context, cfg config, out io.Writer, opts ...sdktrace.TracerProviderOption) (err error) {
+func run(ctx context.Context, cfg config, out io.Writer, opts ...sdktrace.TracerProviderOption) error {
 	if cfg.db == "" {
 		dir, err := os.MkdirTemp("", "otelguard-service-")
 		if err != nil {
