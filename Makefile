@@ -171,7 +171,9 @@ screenshot:
 	e2e/scripts/screenshot.sh
 
 ## e2e: end-to-end tests against a Jaeger built from the pinned module; with a
-## jaeger-ui build (as make jaeger finds it) and Chromium, a browser test of the UI
+## jaeger-ui build (as make jaeger finds it) and Chromium, a browser test of the UI;
+## against a throwaway PostgreSQL (its server binaries needed: .ci/run installs
+## them), e2e/pgservice, a module of its own that the tests build and run
 e2e:
 	@test -f e2e/go.mod || { echo "e2e: e2e/go.mod is missing: the end-to-end tests are part of make test" >&2; exit 1; }
 	cd e2e && $(GO) test -race -count=1 -timeout 30m ./...

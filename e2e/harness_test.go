@@ -564,6 +564,10 @@ type process struct {
 	lines  chan string // its standard output, line by line
 	stderr *lockedBuffer
 	exited chan struct{}
+	// stdin is its standard input, held open until it exits: a process
+	// that watches it (pgservice -watch-stdin) sees it close when the test
+	// binary ends, however it ends, and stops what it started.
+	stdin io.WriteCloser
 }
 
 func startProcess(t *testing.T, bin string, env []string, args ...string) *process {
@@ -578,6 +582,9 @@ func startProcess(t *testing.T, bin string, env []string, args ...string) *proce
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.cmd.Start(); err != nil {

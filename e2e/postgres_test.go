@@ -40,7 +40,7 @@ func TestPostgresPoolExhausted(t *testing.T) {
 	svc := serviceName(t)
 	// GOGC=off: nothing but the test's /debug/gc collects, so the leaked
 	// rows stay open until the hold threshold has spoken.
-	p := startProcess(t, pgservice, otlpEnv(shared, svc, "GOGC=off"), "-pool", "2", "-hold", pgHold.String())
+	p := startProcess(t, pgservice, otlpEnv(shared, svc, "GOGC=off"), "-pool", "2", "-hold", pgHold.String(), "-watch-stdin")
 	t.Cleanup(func() { stopProcess(t, p) }) // before startProcess's kill: PostgreSQL is stopped too
 
 	var base string

@@ -27,8 +27,9 @@
 //
 // It prints "listening on http://ADDR", then the Tracker's warnings, one
 // JSON object a line (log/slog). Spans go over OTLP/HTTP as the OTEL_*
-// variables say. SIGTERM or SIGINT shut it down in order: the server, the
-// Tracker, the spans' flush, the database, PostgreSQL.
+// variables say. SIGTERM or SIGINT (or, with -watch-stdin, the end of its
+// standard input) shut it down in order: the server, the Tracker, the
+// spans' flush, the database, PostgreSQL.
 package main
 
 import (
@@ -70,10 +71,20 @@ const shutdownTimeout = 10 * time.Second
 func main() {
 	hold := flag.Duration("hold", 500*time.Millisecond, "the database's hold threshold")
 	pool := flag.Int("pool", 2, "the most connections the pool opens (SetMaxOpenConns)")
+	watch := flag.Bool("watch-stdin", false, "shut down when standard input closes, as on SIGTERM")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *watch {
+		// e2e holds the pipe open: should the test binary die (a test
+		// timeout's panic), it closes, and PostgreSQL is stopped all the
+		// same instead of running on.
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
 	pg, err := pgtest.New()
 	if errors.Is(err, pgtest.ErrNoServer) {
 		fmt.Fprintln(os.Stderr, "pgservice:", err)
