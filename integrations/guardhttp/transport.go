@@ -16,9 +16,10 @@ const LifetimeName = "http.response.body"
 // DrainedKey is set on a response body's span when its lifetime ends:
 // true if the body was read to its end before it was closed. Go's
 // Transport puts a connection back in its pool for the next request only
-// then; a body closed before its end closes its connection. For a body the
-// Transport closes itself (a leak's release, Tracker.CloseAll), its own
-// reading of the rest counts: true says the connection was saved.
+// then; a body closed before its end closes its connection. For a body
+// found dropped, which the Transport closes itself after reading the rest
+// (see NewTransport), that reading counts: true says the connection was
+// saved. Tracker.CloseAll closes a body without reading it.
 const DrainedKey = attribute.Key("otelguard.http.body.drained")
 
 // transport is the RoundTripper NewTransport returns.
@@ -48,9 +49,10 @@ type transport struct {
 //     closed, after reading what is left of it up to 2 KiB as http.Client
 //     does for a redirect, so that a small response's connection goes back
 //     to the pool (otelguard.ReleaseOnLeak; WithoutReleaseOnLeak turns it
-//     off). Tracker.CloseAll releases a body still open the same way: a
-//     caller still reading it then sees its stream cut, as with any
-//     release under a reader.
+//     off). Only then: Tracker.CloseAll closes a body still open without
+//     reading any of it, since its caller may still be reading it (the
+//     caller's next Read fails, as after its own Close; nothing is read
+//     from under it).
 //
 // The lifetime is recorded by the Tracker WithTracker names, else the one
 // in the request's context, else otelguard.Default(). A lifetime made

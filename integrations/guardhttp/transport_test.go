@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,30 +203,69 @@ func TestWithoutReleaseOnLeakOnlyReports(t *testing.T) {
 	}
 }
 
-// Tracker.CloseAll releases a body still open as a leak's release does:
-// the rest read, the body closed, the connection back in the pool.
-func TestCloseAllReleasesAnOpenBody(t *testing.T) {
+// countingBody counts the reads of a body from the moment armed is set.
+type countingBody struct {
+	io.ReadCloser
+	armed *atomic.Bool
+	reads *atomic.Int64
+}
+
+func (b countingBody) Read(p []byte) (int, error) {
+	if b.armed.Load() {
+		b.reads.Add(1)
+	}
+	return b.ReadCloser.Read(p)
+}
+
+// Tracker.CloseAll closes a body still open without reading any of it:
+// unlike a dropped body's, its caller may still be reading it. What the
+// caller has not read stays unread (the release's trigger tells the two
+// apart: otelguard.ReleaseTrigger); the caller's next Read fails as after
+// its own Close, the span says the body was not drained, and the
+// connection, closed before its end, is not reused.
+func TestCloseAllClosesAnOpenBodyWithoutReadingIt(t *testing.T) {
 	t.Parallel()
 	tr := newLeakTracker(t)
 	srv := newServer(t, hello)
-	client := &http.Client{Transport: guardhttp.NewTransport(newBase(t), guardhttp.WithTracker(tr.Tracker))}
+	base := newBase(t)
+	var armed atomic.Bool
+	var reads atomic.Int64
+	counting := roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err == nil {
+			resp.Body = countingBody{resp.Body, &armed, &reads}
+		}
+		return resp, err
+	})
+	client := &http.Client{Transport: guardhttp.NewTransport(counting, guardhttp.WithTracker(tr.Tracker))}
 
 	resp := get(t, context.Background(), client, srv.URL)
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(resp.Body, head); err != nil || string(head) != "hello" {
+		t.Fatalf("read %q, %v", head, err)
+	}
+	armed.Store(true)
 	if err := tr.CloseAll(context.Background()); err != nil {
 		t.Fatalf("CloseAll: %v", err)
+	}
+	if n := reads.Load(); n != 0 {
+		t.Errorf("CloseAll read the body %d times under its caller", n)
 	}
 	l := only(t, tr.exp.Lifetimes(), guardhttp.LifetimeName)
 	if l.Outcome != otelguard.OutcomeCleaned || l.Trigger != otelguard.TriggerShutdown {
 		t.Errorf("%s %s, want cleaned shutdown", l.Outcome, l.Trigger)
 	}
-	if !attrs(l.Span.Attributes)[guardhttp.DrainedKey].AsBool() {
-		t.Errorf("%s = false after CloseAll read the rest", guardhttp.DrainedKey)
+	if v, ok := attrs(l.Span.Attributes)[guardhttp.DrainedKey]; !ok || v.AsBool() {
+		t.Errorf("%s = %v (set: %v), want false: nobody read the body to its end", guardhttp.DrainedKey, v.AsBool(), ok)
+	}
+	if n, err := resp.Body.Read(make([]byte, 64)); err == nil || err == io.EOF {
+		t.Errorf("Read after CloseAll: %d, %v; want the error of a closed body", n, err)
 	}
 	if err := resp.Body.Close(); err != nil {
 		t.Errorf("Close after CloseAll: %v, want the original's answer to a second Close (nil)", err)
 	}
-	if !getReused(t, context.Background(), client, srv.URL) {
-		t.Error("the connection of a body CloseAll released was not reused")
+	if getReused(t, context.Background(), client, srv.URL) {
+		t.Error("the connection of a body closed before its end was reused")
 	}
 }
 
