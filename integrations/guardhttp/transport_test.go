@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
+	"github.com/otelguard/otelguard-go/integrations/guardhttp/internal/wraptest"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // A body read to its end and closed ends cleaned, drained, a child of the
@@ -301,7 +304,10 @@ func roundTrip(t *testing.T, rt http.RoundTripper, req *http.Request) *http.Resp
 
 // The acquire stack starts at the code that called the client, however
 // many net/http frames (Client.Timeout adds some) and RoundTrippers
-// (otelhttp's, on either side) lie between. Live shows it at once.
+// (otelhttp's, on either side) lie between. A RoundTripper of the
+// caller's own that wraps the Transport starts it (the client's caller is
+// further down) unless WithCallerSkipPackages names its package. Live
+// shows it at once.
 func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, hello)
@@ -330,15 +336,21 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 		call  call
 		wrap  func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper
 		first string
+		also  string // a frame further down, if any
 	}{
-		{"Do", viaDo(0), plain, "guardhttp_test.callClient"},
-		{"Do with Client.Timeout", viaDo(time.Minute), plain, "guardhttp_test.callClient"},
-		{"Get", viaGet, plain, "guardhttp_test.getURL"},
-		{"RoundTrip", viaRoundTrip, plain, "guardhttp_test.roundTrip"},
-		{"Do, otelhttp outside", viaDo(0), otelhttpOutside, "guardhttp_test.callClient"},
-		{"Do, otelhttp inside", viaDo(0), otelhttpInside, "guardhttp_test.callClient"},
-		{"Do with Client.Timeout, otelhttp outside", viaDo(time.Minute), otelhttpOutside, "guardhttp_test.callClient"},
-		{"Do, under 16 RoundTrippers", viaDo(0), wrapped(16), "guardhttp_test.callClient"},
+		{"Do", viaDo(0), plain, "guardhttp_test.callClient", ""},
+		{"Do with Client.Timeout", viaDo(time.Minute), plain, "guardhttp_test.callClient", ""},
+		{"Get", viaGet, plain, "guardhttp_test.getURL", ""},
+		{"RoundTrip", viaRoundTrip, plain, "guardhttp_test.roundTrip", ""},
+		{"Do, otelhttp outside", viaDo(0), otelhttpOutside, "guardhttp_test.callClient", ""},
+		{"Do, otelhttp inside", viaDo(0), otelhttpInside, "guardhttp_test.callClient", ""},
+		{"Do with Client.Timeout, otelhttp outside", viaDo(time.Minute), otelhttpOutside, "guardhttp_test.callClient", ""},
+		{"Do, under 16 RoundTrippers of the caller's", viaDo(0), wrapped(16), "wraptest.passOn.RoundTrip", "guardhttp_test.callClient"},
+		{"Do, under 16 RoundTrippers of a package named", viaDo(0), wrappedSkipped(16), "guardhttp_test.callClient", ""},
+		{"Do, otelhttp outside, under 4 RoundTrippers of a package named", viaDo(0), func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
+			return wraptest.Wrap(otelhttp.NewTransport(guardhttp.NewTransport(base, guardhttp.WithTracker(tr),
+				guardhttp.WithCallerSkipPackages(wraptest.Path)), otelhttp.WithTracerProvider(noop.NewTracerProvider())), 4)
+		}, "guardhttp_test.callClient", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -349,8 +361,12 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 			if len(live) != 1 {
 				t.Fatalf("%d lifetimes open, want 1", len(live))
 			}
-			if got := firstFunction(live[0].Stack()); got != c.first {
-				t.Errorf("acquire stack starts at %s, want %s:\n%s", got, c.first, live[0].Stack())
+			stack := live[0].Stack()
+			if got := firstFunction(stack); got != c.first {
+				t.Errorf("acquire stack starts at %s, want %s:\n%s", got, c.first, stack)
+			}
+			if c.also != "" && !strings.Contains(stack, "/"+c.also+"(") {
+				t.Errorf("acquire stack lacks %s:\n%s", c.also, stack)
 			}
 		})
 	}
@@ -360,16 +376,19 @@ func plain(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
 	return guardhttp.NewTransport(base, guardhttp.WithTracker(tr))
 }
 
-// wrapped puts n RoundTrippers of the caller's own around NewTransport,
-// more frames between RoundTrip and net/http than the walk's first look.
+// wrapped puts n RoundTrippers of the caller's own (of package wraptest)
+// around NewTransport.
 func wrapped(n int) func(*otelguard.Tracker, http.RoundTripper) http.RoundTripper {
 	return func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
-		rt := plain(tr, base)
-		for range n {
-			inner := rt
-			rt = roundTripperFunc(func(r *http.Request) (*http.Response, error) { return inner.RoundTrip(r) })
-		}
-		return rt
+		return wraptest.Wrap(plain(tr, base), n)
+	}
+}
+
+// wrappedSkipped is wrapped, with WithCallerSkipPackages naming them.
+func wrappedSkipped(n int) func(*otelguard.Tracker, http.RoundTripper) http.RoundTripper {
+	return func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
+		return wraptest.Wrap(guardhttp.NewTransport(base, guardhttp.WithTracker(tr),
+			guardhttp.WithCallerSkipPackages(wraptest.Path)), n)
 	}
 }
 
