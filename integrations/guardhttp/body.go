@@ -144,16 +144,18 @@ func (b *bodyRWCCloseWrite) CloseWrite() error {
 
 // wrap returns the body to give the caller: the variant that has the
 // original's interfaces.
+// Each variant is allocated in its own branch: returning &b of a local
+// shared by the branches would allocate it too, a second allocation for a
+// body with io.WriterTo.
 func wrap(res *otelguard.Resource[*bodyState], s *bodyState) io.ReadCloser {
-	b := body{res: res, s: s}
 	switch rc := s.rc.(type) {
 	case io.ReadWriteCloser:
 		if _, ok := rc.(interface{ CloseWrite() error }); ok {
-			return &bodyRWCCloseWrite{bodyRWC{b}}
+			return &bodyRWCCloseWrite{bodyRWC{body{res, s}}}
 		}
-		return &bodyRWC{b}
+		return &bodyRWC{body{res, s}}
 	case io.WriterTo:
-		return &bodyWriterTo{b}
+		return &bodyWriterTo{body{res, s}}
 	}
-	return &b
+	return &body{res, s}
 }
