@@ -45,11 +45,11 @@ var (
 )
 
 // startRows starts the db.rows lifetime of r, read by query with ctx.
-func (c *conn) startRows(ctx context.Context, r driver.Rows, query string, w walk) driver.Rows {
+func (c *conn) startRows(ctx context.Context, r driver.Rows, query string) driver.Rows {
 	e := &ending{under: r}
 	wr := &rows{r: r, c: c, e: e, ctx: ctx, txCtx: c.txCtx, watched: ctx.Done() != nil}
 	wr.nrs, _ = r.(driver.RowsNextResultSet)
-	wr.res = c.begin(ctx, SpanRows, e, w.up(), kRows, query)
+	wr.res = c.begin(ctx, SpanRows, e, kRows, query)
 	return wr
 }
 
@@ -102,7 +102,7 @@ func (r *rows) Close() error {
 		// Rows read in a transaction that are still open when it ends
 		// are closed by database/sql's Rows.awaitDone, as those whose
 		// context ends are: only the frames tell it from the caller.
-		if walkCaller().seen&fRowsAwait != 0 {
+		if walkCaller()&fRowsAwait != 0 {
 			by = byTransaction
 		}
 	}
