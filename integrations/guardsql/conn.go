@@ -116,6 +116,13 @@ func (c *conn) begin(ctx context.Context, name string, e *ending, k lifeKind, qu
 		ends = 1
 	}
 	opts := cfg.acq[k][ends]
+	if k == kRows && ends == 0 && c.txCtx == nil && c.held == nil {
+		// Rows of a query on the DB itself, with a context that never
+		// ends: nothing but their *sql.Rows can reach their connection,
+		// so once leak detection finds them dropped their release may
+		// close them (see release).
+		opts = cfg.leakRows
+	}
 	if cfg.queryText && query != "" && (k == kRows || k == kStmt) {
 		var buf [maxAcquireOptions + 1]otelguard.AcquireOption
 		n := copy(buf[:], opts)

@@ -31,10 +31,14 @@ type config struct {
 	// whether its context can end (1) or not (0), resolved once: the
 	// driver calls only pick them.
 	acq [4][2][]otelguard.AcquireOption
+	// leakRows are acq[kRows][0] with otelguard.ReleaseOnLeak, for rows
+	// of a query on the DB itself (see conn.begin).
+	leakRows []otelguard.AcquireOption
 }
 
-// maxAcquireOptions is the most options acq holds for one lifetime.
-const maxAcquireOptions = 5
+// maxAcquireOptions is the most options acq or leakRows hold for one
+// lifetime.
+const maxAcquireOptions = 6
 
 // WithTracker makes every lifetime of the database use t. Without it (or
 // with a nil t) a lifetime uses the Tracker its context carries
@@ -137,6 +141,7 @@ func newConfig(opts []Option, sys string) *config {
 			c.acq[k][ends] = opts
 		}
 	}
+	c.leakRows = append(c.acq[kRows][0][:len(c.acq[kRows][0]):len(c.acq[kRows][0])], otelguard.ReleaseOnLeak())
 	return c
 }
 

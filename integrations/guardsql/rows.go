@@ -13,7 +13,9 @@ import (
 // driver call that closes them. database/sql makes that call when the
 // caller closes the rows, when Next or NextResultSet returns false, and
 // when the query's (or the transaction's) context ends; Close tells which
-// (otelguard.db.closed_by).
+// (otelguard.db.closed_by). Rows of a query on the DB itself that leak
+// detection finds dropped are closed by the leak's release instead
+// (ending.closeDropped).
 //
 // rows always implements the optional interfaces of driver.Rows, with the
 // answers database/sql gives when the driver lacks one.
