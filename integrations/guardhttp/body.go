@@ -21,13 +21,10 @@ type bodyState struct {
 	// eof is set when a read returned io.EOF (or WriteTo returned without
 	// error): the body was read to its end.
 	eof atomic.Bool
-	// closing is set by the wrapper's Close before it ends the lifetime:
-	// a release that runs without it runs for leak detection
-	// (ReleaseOnLeak) or Tracker.CloseAll.
-	closing atomic.Bool
-	// drainOnLeak: a release not asked for by Close first reads what is
-	// left of the body, up to leakDrainLimit, as http.Client does with a
-	// redirect's body, so that the connection goes back to the pool.
+	// drainOnLeak: the release of a body found dropped (trigger gc) first
+	// reads what is left of it, up to leakDrainLimit, as http.Client does
+	// with a redirect's body, so that the connection goes back to the
+	// pool.
 	drainOnLeak bool
 }
 
@@ -58,9 +55,16 @@ func (s *bodyState) Read(p []byte) (int, error) {
 // the attribute comes from one of two slices made once, since a variadic
 // call through the trace.Span interface would allocate its argument on
 // every call.
+//
+// Only a leak's release drains the body: nobody holds it then. A Close
+// has its caller's reading to go by, and Tracker.CloseAll (trigger
+// shutdown) may release a body that its caller is still reading, whose
+// data a drain would take from under it: both only close it.
 func releaseBody(ctx context.Context, s *bodyState) error {
-	if !s.closing.Load() && s.drainOnLeak {
-		drain(ctx, s)
+	if s.drainOnLeak {
+		if trig, _ := otelguard.ReleaseTrigger(ctx); trig == otelguard.TriggerGC {
+			drain(ctx, s)
+		}
 	}
 	drained := notDrained
 	if s.eof.Load() {
@@ -103,7 +107,6 @@ func (b *body) Read(p []byte) (int, error) { return b.s.Read(p) }
 // to the original body, which answers as it answers a repeated Close
 // (net/http's bodies: nil).
 func (b *body) Close() error {
-	b.s.closing.Store(true)
 	// context.Background: Close is called without a context, and the
 	// request's may be done by now, which would only make the release run
 	// detached for nothing (the original's Close takes no context).
@@ -141,16 +144,18 @@ func (b *bodyRWCCloseWrite) CloseWrite() error {
 
 // wrap returns the body to give the caller: the variant that has the
 // original's interfaces.
+// Each variant is allocated in its own branch: returning &b of a local
+// shared by the branches would allocate it too, a second allocation for a
+// body with io.WriterTo.
 func wrap(res *otelguard.Resource[*bodyState], s *bodyState) io.ReadCloser {
-	b := body{res: res, s: s}
 	switch rc := s.rc.(type) {
 	case io.ReadWriteCloser:
 		if _, ok := rc.(interface{ CloseWrite() error }); ok {
-			return &bodyRWCCloseWrite{bodyRWC{b}}
+			return &bodyRWCCloseWrite{bodyRWC{body{res, s}}}
 		}
-		return &bodyRWC{b}
+		return &bodyRWC{body{res, s}}
 	case io.WriterTo:
-		return &bodyWriterTo{b}
+		return &bodyWriterTo{body{res, s}}
 	}
-	return &b
+	return &body{res, s}
 }

@@ -17,6 +17,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	tracker       *otelguard.Tracker // nil: the request's context's, else otelguard.Default()
 	noLeakRelease bool               // WithoutReleaseOnLeak
+	skip          []string           // WithCallerSkipPackages
 }
 
 func newConfig(opts []Option) config {
@@ -45,4 +46,18 @@ func WithTracker(t *otelguard.Tracker) Option {
 // connection is freed. NewHandler ignores this option.
 func WithoutReleaseOnLeak() Option {
 	return optionFunc(func(c *config) { c.noLeakRelease = true })
+}
+
+// WithCallerSkipPackages names packages, by import path, whose frames the
+// acquire stack of a response body skips when they lead it, as it skips
+// net/http's, otelhttp's and this package's: RoundTrippers that wrap the
+// Transport, or functions that call the client for their caller, written
+// once and trusted to pass each response on, so that the stack starts at
+// the code that called them. Without it such a frame, being the first
+// that is not net/http's, starts the stack: a RoundTripper of your own
+// receives every response first and may be where a body is dropped, and
+// the code that called the client is further down the same stack. Options
+// add up. NewHandler ignores this option.
+func WithCallerSkipPackages(pkgs ...string) Option {
+	return optionFunc(func(c *config) { c.skip = append(c.skip, pkgs...) })
 }

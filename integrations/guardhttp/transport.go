@@ -16,15 +16,27 @@ const LifetimeName = "http.response.body"
 // DrainedKey is set on a response body's span when its lifetime ends:
 // true if the body was read to its end before it was closed. Go's
 // Transport puts a connection back in its pool for the next request only
-// then; a body closed before its end closes its connection. For a body the
-// Transport closes itself (a leak's release, Tracker.CloseAll), its own
-// reading of the rest counts: true says the connection was saved.
+// then; a body closed before its end closes its connection. For a body
+// found dropped, which the Transport closes itself after reading the rest
+// (see NewTransport), that reading counts: true says the connection was
+// saved. Tracker.CloseAll closes a body without reading it.
 const DrainedKey = attribute.Key("otelguard.http.body.drained")
 
 // transport is the RoundTripper NewTransport returns.
 type transport struct {
 	base http.RoundTripper
-	cfg  config
+	// opts are the AcquireOptions every response body gets, resolved
+	// once; watch adds the body's attributes.
+	opts []otelguard.AcquireOption
+}
+
+// skipPackages are the packages whose frames lead the stack of a
+// response body's acquire and are not the caller's: this one, net/http
+// (the Client's frames) and otelhttp's Transport, which may wrap this one.
+var skipPackages = []string{
+	"net/http",
+	"github.com/otelguard/otelguard-go/integrations/guardhttp",
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp",
 }
 
 // NewTransport returns an http.RoundTripper that sends each request
@@ -44,13 +56,20 @@ type transport struct {
 //   - found by leak detection when the response is dropped without Close:
 //     outcome leaked_without_close, with an acquire stack whose first
 //     frame is the code that called the client (client.Get, client.Do, or
-//     RoundTrip itself), not net/http or this package. The body is then
-//     closed, after reading what is left of it up to 2 KiB as http.Client
-//     does for a redirect, so that a small response's connection goes back
-//     to the pool (otelguard.ReleaseOnLeak; WithoutReleaseOnLeak turns it
-//     off). Tracker.CloseAll releases a body still open the same way: a
-//     caller still reading it then sees its stream cut, as with any
-//     release under a reader.
+//     RoundTrip itself), not net/http, otelhttp or this package. The body
+//     is then closed, after reading what is left of it up to 2 KiB as
+//     http.Client does for a redirect, so that a small response's
+//     connection goes back to the pool (otelguard.ReleaseOnLeak;
+//     WithoutReleaseOnLeak turns it off). Only then: Tracker.CloseAll
+//     closes a body still open without reading any of it, since its caller
+//     may still be reading it (the caller's next Read fails, as after its
+//     own Close; nothing is read from under it).
+//
+// A RoundTripper of your own that wraps the Transport receives each
+// response before the code that called the client, and may be where a
+// body is dropped: the stack starts at its frame, with the client's caller
+// further down. WithCallerSkipPackages names such packages, once trusted,
+// for the stack to start past them.
 //
 // The lifetime is recorded by the Tracker WithTracker names, else the one
 // in the request's context, else otelguard.Default(). A lifetime made
@@ -67,13 +86,24 @@ type transport struct {
 //
 // The RoundTripper is safe for concurrent use, as base must be. Each
 // response with a body costs one lifetime (a span, a stack capture, a
-// runtime cleanup) and a walk of the caller's stack to find where the
-// client was called; see BenchmarkTransport.
+// runtime cleanup) and a few small allocations (the wrapper, its state,
+// the attributes); the stack is captured once, the frames to leave out
+// told by a per-process cache of their functions
+// (otelguard.WithCallerSkipPackages). See BenchmarkTransport.
 func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{base: base, cfg: newConfig(opts)}
+	cfg := newConfig(opts)
+	skip := append(skipPackages[:len(skipPackages):len(skipPackages)], cfg.skip...)
+	acq := []otelguard.AcquireOption{otelguard.WithCallerSkipPackages(skip...)}
+	if cfg.tracker != nil {
+		acq = append(acq, otelguard.WithTracker(cfg.tracker))
+	}
+	if !cfg.noLeakRelease {
+		acq = append(acq, otelguard.ReleaseOnLeak())
+	}
+	return &transport{base: base, opts: acq}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -82,13 +112,12 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || resp == nil || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
-	t.watch(r, resp, callerSkip())
+	t.watch(r, resp)
 	return resp, nil
 }
 
-// watch makes resp's body a lifetime. skip counts the frames from
-// RoundTrip to the code that called the client; watch is one frame more.
-func (t *transport) watch(r *http.Request, resp *http.Response, skip int) {
+// watch makes resp's body a lifetime.
+func (t *transport) watch(r *http.Request, resp *http.Response) {
 	ctx := r.Context()
 	if resp.Request != nil {
 		// The request as the innermost RoundTripper saw it: its context
@@ -106,15 +135,10 @@ func (t *transport) watch(r *http.Request, resp *http.Response, skip int) {
 		semconv.ServerPort(port(r)),
 		semconv.HTTPResponseStatusCode(resp.StatusCode),
 	}
-	opts := make([]otelguard.AcquireOption, 0, 4)
-	opts = append(opts, otelguard.WithCallerSkip(skip+1), otelguard.WithAttributes(attrs[:]...))
-	if t.cfg.tracker != nil {
-		opts = append(opts, otelguard.WithTracker(t.cfg.tracker))
-	}
-	if !t.cfg.noLeakRelease {
-		opts = append(opts, otelguard.ReleaseOnLeak())
-	}
-	res := otelguard.Acquire(ctx, LifetimeName, s, releaseBody, opts...)
+	var opts [4]otelguard.AcquireOption
+	n := copy(opts[:], t.opts)
+	opts[n] = otelguard.WithAttributes(attrs[:]...)
+	res := otelguard.Acquire(ctx, LifetimeName, s, releaseBody, opts[:n+1]...)
 	resp.Body = wrap(res, s)
 }
 

@@ -8,14 +8,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
+	"github.com/otelguard/otelguard-go/integrations/guardhttp/internal/wraptest"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // A body read to its end and closed ends cleaned, drained, a child of the
@@ -202,30 +206,69 @@ func TestWithoutReleaseOnLeakOnlyReports(t *testing.T) {
 	}
 }
 
-// Tracker.CloseAll releases a body still open as a leak's release does:
-// the rest read, the body closed, the connection back in the pool.
-func TestCloseAllReleasesAnOpenBody(t *testing.T) {
+// countingBody counts the reads of a body from the moment armed is set.
+type countingBody struct {
+	io.ReadCloser
+	armed *atomic.Bool
+	reads *atomic.Int64
+}
+
+func (b countingBody) Read(p []byte) (int, error) {
+	if b.armed.Load() {
+		b.reads.Add(1)
+	}
+	return b.ReadCloser.Read(p)
+}
+
+// Tracker.CloseAll closes a body still open without reading any of it:
+// unlike a dropped body's, its caller may still be reading it. What the
+// caller has not read stays unread (the release's trigger tells the two
+// apart: otelguard.ReleaseTrigger); the caller's next Read fails as after
+// its own Close, the span says the body was not drained, and the
+// connection, closed before its end, is not reused.
+func TestCloseAllClosesAnOpenBodyWithoutReadingIt(t *testing.T) {
 	t.Parallel()
 	tr := newLeakTracker(t)
 	srv := newServer(t, hello)
-	client := &http.Client{Transport: guardhttp.NewTransport(newBase(t), guardhttp.WithTracker(tr.Tracker))}
+	base := newBase(t)
+	var armed atomic.Bool
+	var reads atomic.Int64
+	counting := roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err == nil {
+			resp.Body = countingBody{resp.Body, &armed, &reads}
+		}
+		return resp, err
+	})
+	client := &http.Client{Transport: guardhttp.NewTransport(counting, guardhttp.WithTracker(tr.Tracker))}
 
 	resp := get(t, context.Background(), client, srv.URL)
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(resp.Body, head); err != nil || string(head) != "hello" {
+		t.Fatalf("read %q, %v", head, err)
+	}
+	armed.Store(true)
 	if err := tr.CloseAll(context.Background()); err != nil {
 		t.Fatalf("CloseAll: %v", err)
+	}
+	if n := reads.Load(); n != 0 {
+		t.Errorf("CloseAll read the body %d times under its caller", n)
 	}
 	l := only(t, tr.exp.Lifetimes(), guardhttp.LifetimeName)
 	if l.Outcome != otelguard.OutcomeCleaned || l.Trigger != otelguard.TriggerShutdown {
 		t.Errorf("%s %s, want cleaned shutdown", l.Outcome, l.Trigger)
 	}
-	if !attrs(l.Span.Attributes)[guardhttp.DrainedKey].AsBool() {
-		t.Errorf("%s = false after CloseAll read the rest", guardhttp.DrainedKey)
+	if v, ok := attrs(l.Span.Attributes)[guardhttp.DrainedKey]; !ok || v.AsBool() {
+		t.Errorf("%s = %v (set: %v), want false: nobody read the body to its end", guardhttp.DrainedKey, v.AsBool(), ok)
+	}
+	if n, err := resp.Body.Read(make([]byte, 64)); err == nil || err == io.EOF {
+		t.Errorf("Read after CloseAll: %d, %v; want the error of a closed body", n, err)
 	}
 	if err := resp.Body.Close(); err != nil {
 		t.Errorf("Close after CloseAll: %v, want the original's answer to a second Close (nil)", err)
 	}
-	if !getReused(t, context.Background(), client, srv.URL) {
-		t.Error("the connection of a body CloseAll released was not reused")
+	if getReused(t, context.Background(), client, srv.URL) {
+		t.Error("the connection of a body closed before its end was reused")
 	}
 }
 
@@ -261,7 +304,10 @@ func roundTrip(t *testing.T, rt http.RoundTripper, req *http.Request) *http.Resp
 
 // The acquire stack starts at the code that called the client, however
 // many net/http frames (Client.Timeout adds some) and RoundTrippers
-// (otelhttp's, on either side) lie between. Live shows it at once.
+// (otelhttp's, on either side) lie between. A RoundTripper of the
+// caller's own that wraps the Transport starts it (the client's caller is
+// further down) unless WithCallerSkipPackages names its package. Live
+// shows it at once.
 func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, hello)
@@ -290,15 +336,21 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 		call  call
 		wrap  func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper
 		first string
+		also  string // a frame further down, if any
 	}{
-		{"Do", viaDo(0), plain, "guardhttp_test.callClient"},
-		{"Do with Client.Timeout", viaDo(time.Minute), plain, "guardhttp_test.callClient"},
-		{"Get", viaGet, plain, "guardhttp_test.getURL"},
-		{"RoundTrip", viaRoundTrip, plain, "guardhttp_test.roundTrip"},
-		{"Do, otelhttp outside", viaDo(0), otelhttpOutside, "guardhttp_test.callClient"},
-		{"Do, otelhttp inside", viaDo(0), otelhttpInside, "guardhttp_test.callClient"},
-		{"Do with Client.Timeout, otelhttp outside", viaDo(time.Minute), otelhttpOutside, "guardhttp_test.callClient"},
-		{"Do, under 16 RoundTrippers", viaDo(0), wrapped(16), "guardhttp_test.callClient"},
+		{"Do", viaDo(0), plain, "guardhttp_test.callClient", ""},
+		{"Do with Client.Timeout", viaDo(time.Minute), plain, "guardhttp_test.callClient", ""},
+		{"Get", viaGet, plain, "guardhttp_test.getURL", ""},
+		{"RoundTrip", viaRoundTrip, plain, "guardhttp_test.roundTrip", ""},
+		{"Do, otelhttp outside", viaDo(0), otelhttpOutside, "guardhttp_test.callClient", ""},
+		{"Do, otelhttp inside", viaDo(0), otelhttpInside, "guardhttp_test.callClient", ""},
+		{"Do with Client.Timeout, otelhttp outside", viaDo(time.Minute), otelhttpOutside, "guardhttp_test.callClient", ""},
+		{"Do, under 16 RoundTrippers of the caller's", viaDo(0), wrapped(16), "wraptest.passOn.RoundTrip", "guardhttp_test.callClient"},
+		{"Do, under 16 RoundTrippers of a package named", viaDo(0), wrappedSkipped(16), "guardhttp_test.callClient", ""},
+		{"Do, otelhttp outside, under 4 RoundTrippers of a package named", viaDo(0), func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
+			return wraptest.Wrap(otelhttp.NewTransport(guardhttp.NewTransport(base, guardhttp.WithTracker(tr),
+				guardhttp.WithCallerSkipPackages(wraptest.Path)), otelhttp.WithTracerProvider(noop.NewTracerProvider())), 4)
+		}, "guardhttp_test.callClient", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -309,8 +361,12 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 			if len(live) != 1 {
 				t.Fatalf("%d lifetimes open, want 1", len(live))
 			}
-			if got := firstFunction(live[0].Stack()); got != c.first {
-				t.Errorf("acquire stack starts at %s, want %s:\n%s", got, c.first, live[0].Stack())
+			stack := live[0].Stack()
+			if got := firstFunction(stack); got != c.first {
+				t.Errorf("acquire stack starts at %s, want %s:\n%s", got, c.first, stack)
+			}
+			if c.also != "" && !strings.Contains(stack, "/"+c.also+"(") {
+				t.Errorf("acquire stack lacks %s:\n%s", c.also, stack)
 			}
 		})
 	}
@@ -320,16 +376,19 @@ func plain(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
 	return guardhttp.NewTransport(base, guardhttp.WithTracker(tr))
 }
 
-// wrapped puts n RoundTrippers of the caller's own around NewTransport,
-// more frames between RoundTrip and net/http than the walk's first look.
+// wrapped puts n RoundTrippers of the caller's own (of package wraptest)
+// around NewTransport.
 func wrapped(n int) func(*otelguard.Tracker, http.RoundTripper) http.RoundTripper {
 	return func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
-		rt := plain(tr, base)
-		for range n {
-			inner := rt
-			rt = roundTripperFunc(func(r *http.Request) (*http.Response, error) { return inner.RoundTrip(r) })
-		}
-		return rt
+		return wraptest.Wrap(plain(tr, base), n)
+	}
+}
+
+// wrappedSkipped is wrapped, with WithCallerSkipPackages naming them.
+func wrappedSkipped(n int) func(*otelguard.Tracker, http.RoundTripper) http.RoundTripper {
+	return func(tr *otelguard.Tracker, base http.RoundTripper) http.RoundTripper {
+		return wraptest.Wrap(guardhttp.NewTransport(base, guardhttp.WithTracker(tr),
+			guardhttp.WithCallerSkipPackages(wraptest.Path)), n)
 	}
 }
 

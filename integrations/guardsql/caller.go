@@ -8,18 +8,19 @@ import (
 
 // The acquire stack of a lifetime this package starts must begin at the
 // user's call (db.QueryContext, tx.Commit's caller, …), not inside
-// database/sql or this package. How many frames lie between the driver
-// method and that call depends on which database/sql entry point the user
-// called and on what the compiler inlined, so a fixed
-// otelguard.WithCallerSkip cannot say it: walk finds it by classifying the
-// frames above the driver method, each program counter once per process
-// (see classOf), and stops at the first frame outside database/sql and
-// this package.
+// database/sql or this package. The core captures it once, dropping the
+// leading frames of both packages (otelguard.WithCallerSkipPackages), so
+// no walk is needed for that.
 //
-// The same walk tells where in database/sql a driver call comes from: a
-// DB.Conn checkout, a method of a *sql.Conn, the pool's opener goroutine,
-// Rows.awaitDone, a statement prepared for one call. Only what the frames
-// between the driver and the user show is used; nothing else is guessed.
+// The frames between a driver method and the user's call also tell where
+// in database/sql the call comes from: a DB.Conn checkout, a method of a
+// *sql.Conn, the pool's opener goroutine, Rows.awaitDone, a statement
+// prepared for one call. Where that matters — a connection's first call
+// after it was returned to the pool (or opened), a Prepare, the close of
+// rows read in a transaction — walk classifies them, each program counter
+// once per process (see classOf), up to the first frame outside
+// database/sql and this package. Only what those frames show is used;
+// nothing else is guessed.
 
 // Frame classes. fKnown marks a classified entry of the cache.
 const (
@@ -35,7 +36,10 @@ const (
 // pkgPrefix is this package's function-name prefix. Its tests live in
 // package guardsql_test, whose functions ("...guardsql_test.") it does not
 // match, so their frames count as the user's.
-const pkgPrefix = "github.com/otelguard/otelguard-go/integrations/guardsql."
+const pkgPrefix = pkgPath + "."
+
+// pkgPath is this package's import path.
+const pkgPath = "github.com/otelguard/otelguard-go/integrations/guardsql"
 
 // classify returns the class of the function named fn.
 func classify(fn string) uint16 {
@@ -110,71 +114,54 @@ func classOf(pc uintptr) uint16 {
 	return c
 }
 
-// A walk is what the frames above a driver method say.
-type walk struct {
-	// skip is how many frames lie between the method that walked and
-	// the first frame outside database/sql and this package: the user's
-	// call. A helper called by that method adds one per frame it adds.
-	skip int
-	// seen has the classes of the skipped frames.
-	seen uint16
-}
-
 // walkDepth frames are walked at first; deeper internal chains (none in
 // database/sql as of Go 1.26: the deepest, a prepared statement's query
 // in a transaction, is about a dozen frames) take a second, longer walk.
 const walkDepth = 16
 
-// walkCaller walks the frames above its caller (the driver method).
-// runtime.Callers unwinds only as many frames as it is given room for, so
-// the walk costs what the internal frames cost and little more.
-func walkCaller() walk {
+// walkCaller returns the classes of the frames above its caller (the
+// driver method), up to the first frame outside database/sql and this
+// package. runtime.Callers unwinds only as many frames as it is given
+// room for, so the walk costs what the internal frames cost and little
+// more.
+func walkCaller() (seen uint16) {
 	var buf [walkDepth]uintptr
 	n := runtime.Callers(2, buf[:])
-	w, done := scan(buf[:n])
+	seen, done := scan(buf[:n])
 	if done || n < len(buf) {
-		return w
+		return seen
 	}
 	var deep [128]uintptr
 	n = runtime.Callers(2, deep[:])
-	w, _ = scan(deep[:n])
-	return w
+	seen, _ = scan(deep[:n])
+	return seen
 }
 
-// peekDepth frames above ResetSession reach the caller of DB.Conn when
-// the reset is DB.Conn's: ResetSession, (*driverConn).resetSession,
-// (*DB).conn, (*DB).Conn.func1, (*DB).retry, (*DB).Conn, the user.
+// peekDepth frames above ResetSession reach DB.Conn when the reset is
+// DB.Conn's: ResetSession, (*driverConn).resetSession, (*DB).conn,
+// (*DB).Conn.func1, (*DB).retry, (*DB).Conn, the user.
 const peekDepth = 8
 
 // peekCaller is walkCaller for ResetSession, which database/sql calls at
 // almost every checkout of a pooled connection: it unwinds only
-// peekDepth frames, enough to see a DB.Conn and, behind it, the user's
-// call; a checkout that turns out to be DB.Conn's and deeper than that
-// takes a full walk. done is false when the user's frame was not reached.
-func peekCaller() (w walk, done bool) {
+// peekDepth frames, enough to see whether the checkout is DB.Conn's.
+func peekCaller() (seen uint16) {
 	var buf [peekDepth]uintptr
 	n := runtime.Callers(2, buf[:])
-	w, done = scan(buf[:n])
-	if !done && n < len(buf) {
-		done = true // the whole stack, all of it internal
-	}
-	return w, done
+	seen, _ = scan(buf[:n])
+	return seen
 }
 
 // scan classifies pcs (pcs[0] is the walking method) up to the first
-// external frame; done is false if there is none among them.
-func scan(pcs []uintptr) (w walk, done bool) {
-	for i, pc := range pcs {
+// external frame, and returns the classes of the frames before it; done is
+// false if there is no external frame among them.
+func scan(pcs []uintptr) (seen uint16, done bool) {
+	for _, pc := range pcs {
 		c := classOf(pc)
 		if c&fInternal == 0 {
-			w.skip = i
-			return w, true
+			return seen, true
 		}
-		w.seen |= c
+		seen |= c
 	}
-	w.skip = len(pcs)
-	return w, false
+	return seen, false
 }
-
-// up is w as seen from a helper one frame deeper than the walking method.
-func (w walk) up() walk { w.skip++; return w }

@@ -97,42 +97,37 @@ const (
 	kStmt
 )
 
-// begin starts a lifetime named name with e as its value. w is the walk
-// as seen from begin's caller; the acquire stack starts at the user's call.
+// begin starts a lifetime named name with e as its value; its acquire
+// stack starts at the user's call (see config.acq).
 //
 // Tx.Query, Tx.Exec and Tx.Prepare pass context.Background: rows and
 // statements of a transaction whose context carries no Tracker, no span
 // and no deadline get their Tracker, parent span and Request from the
 // transaction's context instead (not its end: database/sql closes them
 // when the transaction ends, and rows.Close says so).
-func (c *conn) begin(ctx context.Context, name string, e *ending, w walk, k lifeKind, query string) *otelguard.Resource[*ending] {
+func (c *conn) begin(ctx context.Context, name string, e *ending, k lifeKind, query string) *otelguard.Resource[*ending] {
 	cfg := c.cfg
 	if (k == kRows || k == kStmt) && c.txCtx != nil && ctx.Done() == nil &&
 		otelguard.TrackerFrom(ctx) == nil && !trace.SpanContextFromContext(ctx).IsValid() {
 		ctx = context.WithoutCancel(c.txCtx)
 	}
-	var buf [6]otelguard.AcquireOption
-	opts := append(buf[:0], otelguard.WithCallerSkip(w.skip))
-	if cfg.tracker != nil {
-		opts = append(opts, otelguard.WithTracker(cfg.tracker))
+	ends := 0
+	if ctx.Done() != nil {
+		ends = 1
 	}
-	attrs := cfg.attrs
+	opts := cfg.acq[k][ends]
+	if k == kRows && ends == 0 && c.txCtx == nil && c.held == nil {
+		// Rows of a query on the DB itself, with a context that never
+		// ends: nothing but their *sql.Rows can reach their connection,
+		// so once leak detection finds them dropped their release may
+		// close them (see release).
+		opts = cfg.leakRows
+	}
 	if cfg.queryText && query != "" && (k == kRows || k == kStmt) {
-		attrs = append(attrs[:len(attrs):len(attrs)], semconv.DBQueryText(query))
-	}
-	opts = append(opts, otelguard.WithAttributes(attrs...))
-	switch k {
-	case kRows, kTx:
-		if ctx.Done() != nil {
-			// database/sql closes the rows, or rolls the transaction
-			// back, when this context ends: the context owns the end.
-			opts = append(opts, otelguard.CloseOnCancel())
-		}
-	case kStmt:
-		opts = append(opts, otelguard.WithHoldThreshold(0), otelguard.OutlivesRequest())
-	}
-	if cfg.hold != 0 && k != kStmt {
-		opts = append(opts, otelguard.WithHoldThreshold(cfg.hold))
+		var buf [maxAcquireOptions + 1]otelguard.AcquireOption
+		n := copy(buf[:], opts)
+		buf[n] = otelguard.WithAttributes(semconv.DBQueryText(query))
+		opts = buf[:n+1]
 	}
 	return otelguard.Acquire(ctx, name, e, release, opts...)
 }
@@ -160,14 +155,15 @@ func finish(res *otelguard.Resource[*ending], e *ending, by closedBy, commit, ct
 }
 
 // checkout notes the first call on c since it was returned to the pool.
-// When the frames show a DB.Conn checkout, or a call on the *sql.Conn it
-// returned (a checkout that reached the driver with nothing to call), the
-// checkout is watched as db.conn until the connection is returned.
-func (c *conn) checkout(ctx context.Context, w walk) {
+// When the frames (seen, walkCaller's) show a DB.Conn checkout, or a call
+// on the *sql.Conn it returned (a checkout that reached the driver with
+// nothing to call), the checkout is watched as db.conn until the
+// connection is returned.
+func (c *conn) checkout(ctx context.Context, seen uint16) {
 	c.out = true
-	if w.seen&(fDBConn|fSQLConn) != 0 && c.held == nil {
+	if seen&(fDBConn|fSQLConn) != 0 && c.held == nil {
 		e := &ending{}
-		c.held, c.heldE = c.begin(ctx, SpanConn, e, w.up(), kConn, ""), e
+		c.held, c.heldE = c.begin(ctx, SpanConn, e, kConn, ""), e
 	}
 }
 
@@ -185,9 +181,9 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	w := walkCaller()
+	seen := walkCaller() // a statement for one call is not watched (startStmt)
 	if !c.out {
-		c.checkout(ctx, w.up())
+		c.checkout(ctx, seen)
 	}
 	var s driver.Stmt
 	var err error
@@ -208,7 +204,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, err
 	}
-	return c.startStmt(ctx, s, query, w.up()), nil
+	return c.startStmt(ctx, s, query, seen), nil
 }
 
 func (c *conn) Close() error {
@@ -221,9 +217,8 @@ func (c *conn) Begin() (driver.Tx, error) {
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	w := walkCaller()
 	if !c.out {
-		c.checkout(ctx, w.up())
+		c.checkout(ctx, walkCaller())
 	}
 	var t driver.Tx
 	var err error
@@ -235,7 +230,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, err
 	}
-	return c.startTx(ctx, t, w.up()), nil
+	return c.startTx(ctx, t), nil
 }
 
 // beginFallback is database/sql's ctxDriverBegin for a driver without
@@ -264,7 +259,7 @@ func beginFallback(ctx context.Context, dc driver.Conn, opts driver.TxOptions) (
 
 func (c *conn) Ping(ctx context.Context) error {
 	if !c.out {
-		c.checkout(ctx, walkCaller().up())
+		c.checkout(ctx, walkCaller())
 	}
 	if c.pinger == nil {
 		return nil
@@ -274,7 +269,7 @@ func (c *conn) Ping(ctx context.Context) error {
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if !c.out {
-		c.checkout(ctx, walkCaller().up())
+		c.checkout(ctx, walkCaller())
 	}
 	if c.execCtx != nil {
 		return c.execCtx.ExecContext(ctx, query, args)
@@ -295,9 +290,8 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	w := walkCaller()
 	if !c.out {
-		c.checkout(ctx, w.up())
+		c.checkout(ctx, walkCaller())
 	}
 	var r driver.Rows
 	var err error
@@ -321,7 +315,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
-	return c.startRows(ctx, r, query, w.up()), nil
+	return c.startRows(ctx, r, query), nil
 }
 
 func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
@@ -359,14 +353,11 @@ func (c resetConn) ResetSession(ctx context.Context) error {
 	if c.out {
 		return c.reset.ResetSession(ctx)
 	}
-	w, done := peekCaller()
-	if w.seen&fDBConn != 0 && !done {
-		w = walkCaller()
-	}
+	seen := peekCaller()
 	if err := c.reset.ResetSession(ctx); err != nil {
 		return err // database/sql closes the connection (driver.ErrBadConn) or fails the checkout
 	}
-	c.checkout(ctx, w.up())
+	c.checkout(ctx, seen)
 	return nil
 }
 

@@ -19,16 +19,16 @@ var (
 )
 
 func (k *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	w := walkCaller()
+	seen := walkCaller()
 	dc, err := k.c.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(dc, k.cfg)
-	if w.seen&fOpener == 0 {
+	if seen&fOpener == 0 {
 		// Opened for the caller that asked (DB.Conn, a query), not put
 		// in the pool by database/sql's opener goroutine for a waiter.
-		c.checkout(ctx, w.up())
+		c.checkout(ctx, seen)
 	}
 	return c.driverConn(), nil
 }

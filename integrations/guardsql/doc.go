@@ -13,7 +13,9 @@
 // Each lifetime is a span of kind resource that ends with exactly one
 // otelguard outcome; its acquire stack starts at the user's call (the
 // line that called db.QueryContext, db.BeginTx, db.Conn, db.Prepare),
-// whichever database/sql entry point was used.
+// whichever database/sql entry point was used: the first frame outside
+// database/sql and this package. A query builder or ORM between the code
+// and database/sql starts it unless WithCallerSkipPackages names it.
 //
 //	span     from                                       to
 //	db.rows  a query that returned rows                 the driver's Rows.Close: the caller's Close (or
@@ -90,7 +92,8 @@
 //   - rows of DB.Query, DB.QueryRow (a *sql.Row never scanned) and a
 //     *sql.Conn's queries, with a context that can never end
 //     (context.Background): found by leak detection, leaked_without_close,
-//     with the acquire stack;
+//     with the acquire stack; those of a query on the DB itself are then
+//     closed (see below);
 //   - rows and transactions with a context that can end: database/sql's own
 //     goroutine holds them, and closes or rolls them back when the context
 //     ends (trigger cancel, closed_by=context): a leak for the length of a
@@ -113,10 +116,27 @@
 // (SetMaxOpenConns(2)): after two leaked rows DB.Stats() reads
 // OpenConnections 2, InUse 2, Idle 0, and every further query waits until its
 // context ends (WaitCount and WaitDuration grow; a query with
-// context.Background waits forever). There is no safe recovery at the
-// driver level: closing the driver's connection would not give the slot
-// back, and database/sql still counts it. What to do: fix the line the
-// report names; run queries with the request's context, so that
+// context.Background waits forever). Nothing at the driver level can give
+// the slot back: database/sql still counts the connection in use.
+//
+// What the rows hold in the database can be given back, and is: rows of a
+// query on the DB itself (DB.Query, DB.QueryContext, DB.QueryRow) found
+// dropped are closed then, as database/sql would have closed them
+// (otelguard.ReleaseOnLeak; the span says otelguard.leak.released=true).
+// Until then a SQLite reader holds its lock on the database file, and
+// every write fails with SQLITE_BUSY on any connection of the pool; a
+// PostgreSQL query still sending rows keeps its snapshot and locks, and an
+// ALTER TABLE of its table waits (measured: both succeed once the rows are
+// found). It is safe there because database/sql never touches that
+// connection again: its *sql.Rows is garbage, and a connection in use is
+// never handed out nor closed by the DB. Rows of a *sql.Conn are not
+// closed: the connection is still the Conn's, whose calls may run at any
+// time. (Rows of a transaction or of a prepared statement are never
+// garbage.) The driver's Close runs on a goroutine of its own; the leak's
+// report waits for it at most the Tracker's cleanup timeout.
+//
+// What to do: fix the line the report names; run queries with the
+// request's context, so that
 // database/sql closes what the code forgot when the request ends (the pool
 // recovers, and the span says closed_by=context); set a hold threshold
 // shorter than the request timeout, so the holders are named while the
@@ -133,7 +153,10 @@
 // context ends — the release waits, bounded by its context, for
 // database/sql to make that call, and never touches the driver. CloseAll
 // does not close rows or end transactions: it times out on them
-// (timed_out), and they end normally afterwards.
+// (timed_out), and they end normally afterwards. The one exception is the
+// release of rows found dropped (see The pool after a leak), which
+// database/sql can no longer close: the release tells it by its trigger
+// (otelguard.ReleaseTrigger, gc).
 //
 // # Driver behaviour
 //
@@ -157,9 +180,16 @@
 // # Cost
 //
 // One otelguard lifetime per rows, transaction, DB.Conn and statement (a
-// span, the acquire stack, the registry), plus a walk of the frames between
-// the driver and the user's call (about a dozen; 0.3–0.7 µs here) to start
-// the acquire stack there. On an in-memory SQLite point SELECT, which costs
-// about 4.5 µs bare, that is 3.8× (a single raw span per query is already
-// 1.5×); on PostgreSQL over loopback, about 1.5×. See README.md.
+// span, the acquire stack, the registry). The stack is captured once; the
+// frames of database/sql and this package that lead it are told by a
+// per-process cache of their functions (otelguard.WithCallerSkipPackages).
+// A short look at the frames above the driver (0.3 µs here) is added at
+// each checkout of a pooled connection, to tell a DB.Conn checkout, and at
+// a connection's first call, a Prepare and the close of rows read in a
+// transaction. On an in-memory SQLite point SELECT, which costs about
+// 4 µs bare, that is 3.2× (a single raw span per query is already 1.5×,
+// so the ≤ 1.10× target cannot be met there; 2.2× the query with that
+// span), and 4.1× for a begin/commit; on PostgreSQL over loopback, 1.4×
+// the bare query and 1.17× the query with one raw span around it. See
+// README.md.
 package guardsql

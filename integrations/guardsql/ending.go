@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -108,6 +109,9 @@ func (e *ending) result() (bool, error) {
 // release is the release of every lifetime this package starts; see
 // ending.
 func release(ctx context.Context, e *ending) error {
+	if trig, _ := otelguard.ReleaseTrigger(ctx); trig == otelguard.TriggerGC {
+		return e.closeDropped(ctx)
+	}
 	e.mu.Lock()
 	for !e.asked && !e.done {
 		if e.wake == nil {
@@ -132,6 +136,43 @@ func release(ctx context.Context, e *ending) error {
 	}
 	e.annotate(trace.SpanFromContext(ctx))
 	return err
+}
+
+// closeDropped is the release of rows that leak detection found dropped
+// (otelguard.ReleaseOnLeak, trigger gc), which only rows of a query on the
+// DB itself get (conn.begin): it closes the driver's rows, as database/sql
+// would have.
+//
+// It is safe only there. Their *sql.Rows is garbage, so database/sql makes
+// no call on them again; and database/sql counts their connection in use
+// for good and never hands it out or touches it again (DB.Close leaves a
+// connection in use alone), so no other call runs on that connection while
+// this one does. Rows of a *sql.Conn (the connection stays the Conn's, and
+// its other calls may run at any time), of a transaction (database/sql
+// holds them until it ends) or of a prepared statement (the DB holds them
+// until they are closed) never get here.
+//
+// What it gives back is what the rows held in the database — a SQLite
+// reader's lock, which blocks every writer until it is released; a
+// PostgreSQL query still sending rows, with its snapshot and locks — not
+// the pool's slot: database/sql still counts the connection in use.
+//
+// The driver's Close takes no context and may read what is left of the
+// result (pgx does): it runs on a goroutine of its own, and the release
+// waits for it only until ctx, bounded by the Tracker's cleanup timeout,
+// ends, so that the leak's report is not held up longer.
+func (e *ending) closeDropped(ctx context.Context) error {
+	if e.under == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.call() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("guardsql: closing dropped rows goes on after: %w", context.Cause(ctx))
+	}
 }
 
 // annotate sets the end attributes on the lifetime's span.

@@ -24,9 +24,21 @@ type config struct {
 	system    string             // "": told from the driver
 	queryText bool
 	hold      time.Duration // 0: the Tracker's default; < 0: none
+	skip      []string      // WithCallerSkipPackages
 
 	attrs []attribute.KeyValue // db.system.name, given to every lifetime
+	// acq are the AcquireOptions of each kind of lifetime (lifeKind), by
+	// whether its context can end (1) or not (0), resolved once: the
+	// driver calls only pick them.
+	acq [4][2][]otelguard.AcquireOption
+	// leakRows are acq[kRows][0] with otelguard.ReleaseOnLeak, for rows
+	// of a query on the DB itself (see conn.begin).
+	leakRows []otelguard.AcquireOption
 }
+
+// maxAcquireOptions is the most options acq or leakRows hold for one
+// lifetime.
+const maxAcquireOptions = 6
 
 // WithTracker makes every lifetime of the database use t. Without it (or
 // with a nil t) a lifetime uses the Tracker its context carries
@@ -80,6 +92,16 @@ func WithHoldThreshold(d time.Duration) Option {
 	})
 }
 
+// WithCallerSkipPackages names packages, by import path, whose frames the
+// acquire stack of every lifetime skips when they lead it, as it skips
+// database/sql's and this package's: a query builder or ORM between the
+// code and database/sql (sqlx, GORM, …), so that the stack starts at the
+// code that called it rather than inside it. Options add up. At most 32
+// leading frames are skipped in all (otelguard.WithCallerSkipPackages).
+func WithCallerSkipPackages(pkgs ...string) Option {
+	return optionFunc(func(c *config) { c.skip = append(c.skip, pkgs...) })
+}
+
 func newConfig(opts []Option, sys string) *config {
 	c := &config{}
 	for _, o := range opts {
@@ -91,6 +113,35 @@ func newConfig(opts []Option, sys string) *config {
 		c.system = sys
 	}
 	c.attrs = []attribute.KeyValue{semconv.DBSystemNameKey.String(c.system)}
+	// The acquire stack starts at the first frame outside database/sql,
+	// this package and the packages the user named: the user's call.
+	skip := append([]string{"database/sql", pkgPath}, c.skip...)
+	for k := range c.acq {
+		for ends := range c.acq[k] {
+			opts := make([]otelguard.AcquireOption, 0, maxAcquireOptions)
+			opts = append(opts, otelguard.WithCallerSkipPackages(skip...))
+			if c.tracker != nil {
+				opts = append(opts, otelguard.WithTracker(c.tracker))
+			}
+			opts = append(opts, otelguard.WithAttributes(c.attrs...))
+			switch lifeKind(k) {
+			case kRows, kTx:
+				if ends == 1 {
+					// database/sql closes the rows, or rolls the
+					// transaction back, when this context ends: the
+					// context owns the end.
+					opts = append(opts, otelguard.CloseOnCancel())
+				}
+			case kStmt:
+				opts = append(opts, otelguard.WithHoldThreshold(0), otelguard.OutlivesRequest())
+			}
+			if c.hold != 0 && lifeKind(k) != kStmt {
+				opts = append(opts, otelguard.WithHoldThreshold(c.hold))
+			}
+			c.acq[k][ends] = opts
+		}
+	}
+	c.leakRows = append(c.acq[kRows][0][:len(c.acq[kRows][0]):len(c.acq[kRows][0])], otelguard.ReleaseOnLeak())
 	return c
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +216,57 @@ func TestPostgresCancelledTxDiscardsConn(t *testing.T) {
 	if b.OpenConnections != g.OpenConnections || b.Idle != g.Idle {
 		t.Errorf("after a cancelled transaction: bare %d open, %d idle; guardsql %d open, %d idle",
 			b.OpenConnections, b.Idle, g.OpenConnections, g.Idle)
+	}
+}
+
+// TestPostgresDroppedRowsAreClosedWhenFound: a query still sending rows
+// when its *sql.Rows was dropped keeps running on the server, its locks
+// held: an ALTER TABLE of its table waits for it. Once leak detection finds
+// the rows dropped, guardsql closes them (released=true), the query ends,
+// and the ALTER TABLE goes through. The pool's slot is not given back.
+func TestPostgresDroppedRowsAreClosedWhenFound(t *testing.T) {
+	rec := newRecorder(t)
+	db := openPostgres(t, guardsql.WithTracker(rec.tr))
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `drop table if exists dropped_rows;
+		create table dropped_rows(x int); insert into dropped_rows select generate_series(1, 50000)`); err != nil {
+		t.Fatal(err)
+	}
+	alter := func() error {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, "set lock_timeout = '200ms'"); err != nil {
+			return err
+		}
+		_, err = c.ExecContext(ctx, "alter table dropped_rows add column if not exists y int")
+		return err
+	}
+	// 50 MB of rows: more than the socket buffers hold, so the server is
+	// still sending when the code drops them.
+	rows, err := db.QueryContext(ctx, "select x, repeat('x', 1000) from dropped_rows") //otelguard:handoff dropped below, on purpose
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Fatal(rows.Err())
+	}
+	if err := alter(); err == nil || !strings.Contains(err.Error(), "lock timeout") {
+		t.Fatalf("ALTER TABLE while the query still sends rows: %v, want a lock timeout", err)
+	}
+	runtime.KeepAlive(rows) // dropped from here on
+
+	l := rec.leaked(t, guardsql.SpanRows)
+	wantEnd(t, l, otelguard.OutcomeLeaked, otelguard.TriggerGC)
+	if !l.LeakReleased {
+		t.Error("the dropped rows were not closed (released=false)")
+	}
+	if err := alter(); err != nil {
+		t.Errorf("ALTER TABLE after the dropped rows were found: %v", err)
+	}
+	if s := db.Stats(); s.InUse != 1 {
+		t.Errorf("stats %+v, want the dropped rows' connection still in use", s)
 	}
 }

@@ -13,7 +13,9 @@ import (
 // driver call that closes them. database/sql makes that call when the
 // caller closes the rows, when Next or NextResultSet returns false, and
 // when the query's (or the transaction's) context ends; Close tells which
-// (otelguard.db.closed_by).
+// (otelguard.db.closed_by). Rows of a query on the DB itself that leak
+// detection finds dropped are closed by the leak's release instead
+// (ending.closeDropped).
 //
 // rows always implements the optional interfaces of driver.Rows, with the
 // answers database/sql gives when the driver lacks one.
@@ -45,11 +47,11 @@ var (
 )
 
 // startRows starts the db.rows lifetime of r, read by query with ctx.
-func (c *conn) startRows(ctx context.Context, r driver.Rows, query string, w walk) driver.Rows {
+func (c *conn) startRows(ctx context.Context, r driver.Rows, query string) driver.Rows {
 	e := &ending{under: r}
 	wr := &rows{r: r, c: c, e: e, ctx: ctx, txCtx: c.txCtx, watched: ctx.Done() != nil}
 	wr.nrs, _ = r.(driver.RowsNextResultSet)
-	wr.res = c.begin(ctx, SpanRows, e, w.up(), kRows, query)
+	wr.res = c.begin(ctx, SpanRows, e, kRows, query)
 	return wr
 }
 
@@ -102,7 +104,7 @@ func (r *rows) Close() error {
 		// Rows read in a transaction that are still open when it ends
 		// are closed by database/sql's Rows.awaitDone, as those whose
 		// context ends are: only the frames tell it from the caller.
-		if walkCaller().seen&fRowsAwait != 0 {
+		if walkCaller()&fRowsAwait != 0 {
 			by = byTransaction
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
+	"github.com/otelguard/otelguard-go/integrations/guardsql/internal/querytest"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 )
@@ -270,4 +271,46 @@ func lifetimeNamed(t *testing.T, rec *otelguardtest.Recorder, name string) (l me
 		return false
 	})
 	return l
+}
+
+//go:noinline
+func queryThroughLibrary(t *testing.T, db *sql.DB) *sql.Rows {
+	rows, err := querytest.All(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestCallerSkipPackages: a query made through a library's function
+// starts its stack in the library, the first frame outside database/sql
+// and guardsql, unless WithCallerSkipPackages names the library: then at
+// the code that called it.
+func TestCallerSkipPackages(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opts  []guardsql.Option
+		first string
+	}{
+		{"library not named", nil, querytest.Path + ".All(...)"},
+		{"library named", []guardsql.Option{guardsql.WithCallerSkipPackages(querytest.Path)},
+			"github.com/otelguard/otelguard-go/integrations/guardsql_test.queryThroughLibrary(...)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			db := openSQLite(t, append(tc.opts, guardsql.WithTracker(rec.tr))...)
+			rows := queryThroughLibrary(t, db)
+			defer rows.Close()
+			live := rec.tr.Live()
+			if len(live) != 1 || live[0].Name != guardsql.SpanRows {
+				t.Fatalf("live: %v, want one db.rows", live)
+			}
+			if stack := live[0].Stack(); !strings.HasPrefix(stack, tc.first+"\n") {
+				t.Errorf("db.rows stack starts\n%s\nwant %s", stack, tc.first)
+			}
+			if stack := live[0].Stack(); !strings.Contains(stack, "guardsql_test.queryThroughLibrary(...)") {
+				t.Errorf("db.rows stack lacks the library's caller:\n%s", stack)
+			}
+		})
+	}
 }

@@ -45,14 +45,14 @@ var (
 	_ driver.ColumnConverter   = ccStmt{}
 )
 
-func (c *conn) startStmt(ctx context.Context, s driver.Stmt, query string, w walk) driver.Stmt {
+func (c *conn) startStmt(ctx context.Context, s driver.Stmt, query string, seen uint16) driver.Stmt {
 	ws := &stmt{s: s, c: c, query: query}
 	ws.execCtx, _ = s.(driver.StmtExecContext)
 	ws.queryCtx, _ = s.(driver.StmtQueryContext)
 	ws.nvc, _ = s.(driver.NamedValueChecker)
-	if w.seen&fOneShot == 0 {
+	if seen&fOneShot == 0 {
 		ws.e = &ending{stmt: s}
-		ws.res = c.begin(ctx, SpanStmt, ws.e, w.up(), kStmt, query)
+		ws.res = c.begin(ctx, SpanStmt, ws.e, kStmt, query)
 	}
 	if _, ok := s.(driver.ColumnConverter); ok {
 		return ccStmt{ws}
@@ -82,7 +82,7 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	if !s.c.out {
-		s.c.checkout(ctx, walkCaller().up())
+		s.c.checkout(ctx, walkCaller())
 	}
 	if s.execCtx != nil {
 		return s.execCtx.ExecContext(ctx, args)
@@ -100,9 +100,8 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	w := walkCaller()
 	if !s.c.out {
-		s.c.checkout(ctx, w.up())
+		s.c.checkout(ctx, walkCaller())
 	}
 	var r driver.Rows
 	var err error
@@ -123,7 +122,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if err != nil {
 		return nil, err
 	}
-	return s.c.startRows(ctx, r, s.query, w.up()), nil
+	return s.c.startRows(ctx, r, s.query), nil
 }
 
 // CheckNamedValue answers as database/sql would without it: the driver

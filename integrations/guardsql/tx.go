@@ -29,10 +29,10 @@ type tx struct {
 
 var _ driver.Tx = (*tx)(nil)
 
-func (c *conn) startTx(ctx context.Context, t driver.Tx, w walk) driver.Tx {
+func (c *conn) startTx(ctx context.Context, t driver.Tx) driver.Tx {
 	e := &ending{tx: t}
 	wt := &tx{t: t, c: c, e: e, ctx: ctx, watched: ctx.Done() != nil}
-	wt.res = c.begin(ctx, SpanTx, e, w.up(), kTx, "")
+	wt.res = c.begin(ctx, SpanTx, e, kTx, "")
 	c.txCtx = ctx
 	return wt
 }
