@@ -10,7 +10,8 @@
 //	GET /query     a clean request: db.rows cleaned (closed_by=caller)
 //	GET /leak      rows forgotten on an early return, their query detached
 //	               from the request: db.rows leaked_without_close, found by
-//	               the garbage collector, its stack naming handleLeak
+//	               the garbage collector, its stack naming handleLeak,
+//	               and closed then (released=true)
 //	GET /lookup    the same bug with the request's context: database/sql
 //	               closes the rows when the request ends: db.rows cleaned,
 //	               trigger cancel, otelguard.db.closed_by=context
