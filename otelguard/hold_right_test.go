@@ -285,6 +285,24 @@ func TestWithCallerSkipPackages(t *testing.T) {
 	_ = kept.Close(context.Background())
 }
 
+// Two WithCallerSkipPackages add up, and the packages given are only read:
+// a caller's slice with room to spare is not written to.
+func TestWithCallerSkipPackagesAddUp(t *testing.T) {
+	h := newHarness(t)
+	pkgs := make([]string, 1, 4)
+	pkgs[0] = "net/http"
+	r := otelguard.Acquire(context.Background(), "lib.res", 0, func(context.Context, int) error { return nil },
+		otelguard.WithTracker(h.tr), otelguard.WithCallerSkipPackages(pkgs...),
+		otelguard.WithCallerSkipPackages("github.com/otelguard/otelguard-go/otelguard_test"))
+	defer r.Close(context.Background())
+	if got := strings.SplitN(h.tr.Live()[0].Stack(), "(", 2)[0]; got != "testing.tRunner" {
+		t.Errorf("skipping net/http and this package, the stack starts at %s, want testing.tRunner", got)
+	}
+	if spare := pkgs[:2][1]; spare != "" {
+		t.Errorf("the caller's slice was written to: %q", spare)
+	}
+}
+
 // A release learns what started it.
 func TestReleaseTrigger(t *testing.T) {
 	h := newHarness(t)

@@ -378,7 +378,11 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 		case opOutlivesRequest:
 			c.outlives = true
 		case opSkipPackages:
-			c.skipPkgs = append(c.skipPkgs[:len(c.skipPkgs):len(c.skipPkgs)], o.pkgs...)
+			if c.skipPkgs == nil {
+				c.skipPkgs = o.pkgs[:len(o.pkgs):len(o.pkgs)] // the one list: no copy (captureStack only reads it)
+			} else {
+				c.skipPkgs = append(c.skipPkgs, o.pkgs...) // capacity is length: this copies
+			}
 		}
 	}
 	return c
