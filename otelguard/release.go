@@ -68,7 +68,8 @@ func (r release) run(ctx context.Context) (res relResult) {
 		defer cancel()
 		detached = true
 	}
-	l.relCtx = releaseCtx{Context: l.spanContext(ctx), l: l, trig: indexOf(r.trig), flights: int32(r.flights)}
+	l.relTrig, l.relFlights = indexOf(r.trig), int16(r.flights)
+	l.relCtx = releaseCtx{Context: l.spanContext(ctx), l: l}
 	timed := l.flags&flRecording != 0 || l.m != nil
 	var start time.Time
 	if timed {
