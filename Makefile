@@ -19,7 +19,7 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test lint vet staticcheck otelguardcheck unit integrations benchonce examples e2e bench bench-bin bench-ops bench-shutdown bench-memory jaeger screenshot
+.PHONY: test lint vet staticcheck otelguardcheck unit integrations benchonce examples e2e bench bench-bin bench-ops bench-shutdown bench-memory bench-integrations jaeger screenshot
 
 ## test: vet, staticcheck, the race-enabled unit tests, the integrations,
 ## every benchmark once, the examples, e2e
@@ -86,7 +86,7 @@ examples:
 	done
 
 ## bench: every figure of docs/PERFORMANCE.md, measured by bench-ops,
-## bench-shutdown and bench-memory in turn (about 10 minutes on a quiet
+## bench-shutdown, bench-memory and bench-integrations in turn (about 9 minutes on a quiet
 ## 2-core VM; each prints its tables, and leaves its raw results in .bench/
 ## for benchstat and benchratio with other filters). Run it with nothing
 ## else running on the machine.
@@ -94,6 +94,7 @@ bench:
 	@$(MAKE) --no-print-directory bench-ops
 	@$(MAKE) --no-print-directory bench-shutdown
 	@$(MAKE) --no-print-directory bench-memory
+	@$(MAKE) --no-print-directory bench-integrations
 
 BENCHBIN := .bench/otelguard.test
 bench-bin:
@@ -159,6 +160,34 @@ bench-memory: bench-bin
 		-test.benchtime 1x -test.count $(MEMORYCOUNT) -test.timeout 30m | tee ../.bench/memory.txt
 	@echo; echo "== MemoryPerOpen (beyond-span-B/open is what the target, at most 320 B, is about)"; \
 		$(BENCHSTAT) .bench/memory.txt
+
+## bench-integrations: guardhttp's and guardsql's benchmarks beside their
+## baselines (the bare transport, handler or driver, and the same with one
+## raw span), as bench-ops measures the core's: each test binary built once
+## and run BENCHCOUNT times, both after the same `run: N` line in
+## .bench/integrations.txt, paired run by run. BenchmarkPostgresSelect
+## starts a PostgreSQL server on 127.0.0.1 in each run (skipped without one).
+INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$'
+bench-integrations:
+	mkdir -p .bench
+	for m in guardhttp guardsql; do \
+		(cd integrations/$$m && GOWORK=off $(GO) test -c -o ../../.bench/$$m.test .); \
+	done
+	rm -f .bench/integrations.txt
+	for i in $$(seq $(BENCHCOUNT)); do \
+		echo "run: $$i" | tee -a .bench/integrations.txt; \
+		for mb in $(INTEGRATION_BENCHES); do \
+			m=$${mb%%:*}; \
+			(cd integrations/$$m && ../../.bench/$$m.test -test.run '^$$' -test.bench "$${mb#*:}" \
+				-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 30m) | tee -a .bench/integrations.txt; \
+		done; \
+	done
+	@for f in Transport TransportOwn Handler HandlerServeHTTP Select Tx PostgresSelect; do \
+		echo; echo "== $$f (baseline first)"; \
+		$(BENCHSTAT) -ignore run,pkg -filter ".name:$$f" -col /impl .bench/integrations.txt; \
+	done
+	@echo; echo "== Paired ratios (each impl against the bare baseline of the same run)"; \
+		$(ROOT) run ./internal/cmd/benchratio .bench/integrations.txt
 
 ## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686),
 ## serving the UI from JAEGER_UI_ASSETS or ../shared/jaeger-ui (placeholder without)
