@@ -101,20 +101,23 @@
 //
 // # Figures
 //
-// On this repository (the library, the examples, the e2e tests and this
-// module: 14 packages and their tests) it reports nothing. The 55 lifetimes
-// that the tests, examples and benchmarks leave open or misuse on purpose
-// (leaks for the collector to find, guards left for Shutdown to report,
-// Value after Close for the misuse record, acquires that panic on nil
-// input) carry an //otelguard:handoff with the reason.
+// On this repository (seven modules: the library, the examples, the two
+// integrations, the e2e tests with their PostgreSQL service, and this
+// module; 23 packages and their tests) it reports nothing. The 89
+// lifetimes that the tests, examples and benchmarks leave open or misuse
+// on purpose (leaks for the collector to find, guards left for Shutdown to
+// report, Value after Close for the misuse record, acquires that panic on
+// nil input, bodies and rows dropped to test the integrations) carry an
+// //otelguard:handoff with the reason.
 //
-// Its cost, measured on a 2-core machine shared with other jobs (load
-// average 7 to 11): go vet -vettool=otelguardcheck over the four modules,
-// which analyzes about 1,220 packages (each module's packages with all
-// their dependencies and tests, since ctrlflow computes facts for every
-// dependency) takes 34 to 45 s of wall time and 24 to 27 s of user CPU the
-// first time a given binary runs; go vet's own suite, under the same
-// conditions, takes 46 to 72 s and 29 to 37 s. Once go vet has cached the
-// results, 2 to 4 s. The standalone driver (otelguardcheck ./...) on the
-// library's module takes 9 to 13 s of wall time, 5.7 s of user CPU.
+// Its cost, measured on the 2-core machine of docs/PERFORMANCE.md with
+// nothing else running: the standalone driver (otelguardcheck ./...) takes
+// 3 to 12 s of wall time per module, 44 s for the seven; go vet
+// -vettool=otelguardcheck, once go vet has cached its results, 3 s for
+// the seven. An earlier measurement on a machine shared with other jobs
+// (load average 7 to 11), over the four modules of the time: a first go
+// vet -vettool run over about 1,220 packages (each module's packages with
+// all their dependencies and tests, since ctrlflow computes facts for
+// every dependency) took 34 to 45 s, where go vet's own suite took 46 to
+// 72 s.
 package otelguardcheck
