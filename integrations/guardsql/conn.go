@@ -277,14 +277,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if c.exec == nil {
 		return nil, driver.ErrSkip
 	}
-	dargs, err := namedValueToValue(args)
+	dargs, err := legacyArgs(ctx, args)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	default:
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	return c.exec.Exec(query, dargs)
 }
@@ -300,13 +295,8 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		r, err = c.queryCtx.QueryContext(ctx, query, args)
 	case c.query != nil:
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
+		if dargs, err = legacyArgs(ctx, args); err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		r, err = c.query.Query(query, dargs)
 	default:
@@ -361,15 +351,22 @@ func (c resetConn) ResetSession(ctx context.Context) error {
 	return nil
 }
 
-// namedValueToValue is database/sql's, for drivers without the context
-// forms of Exec and Query.
-func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {
+// legacyArgs is what database/sql's ctxutil does before calling a driver
+// without the context forms of Exec and Query: the arguments without
+// names (a named one is an error), then ctx's error if it is already done,
+// since such a driver cannot be told.
+func legacyArgs(ctx context.Context, named []driver.NamedValue) ([]driver.Value, error) {
 	dargs := make([]driver.Value, len(named))
 	for n, param := range named {
 		if len(param.Name) > 0 {
 			return nil, errors.New("sql: driver does not support the use of Named Parameters")
 		}
 		dargs[n] = param.Value
+	}
+	select {
+	default:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	return dargs, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -109,5 +110,59 @@ func TestMinimalDriver(t *testing.T) {
 	}
 	if s := db.Stats(); s.InUse != 0 || s.OpenConnections != 1 {
 		t.Errorf("pool: %+v", s)
+	}
+}
+
+// execerConn is minimalConn with the context-free Exec and Query of
+// drivers written before Go 1.8, which guardsql calls itself.
+type execerConn struct {
+	minimalConn
+	calls atomic.Int64
+}
+
+func (c *execerConn) Exec(string, []driver.Value) (driver.Result, error) {
+	c.calls.Add(1)
+	return driver.RowsAffected(1), nil
+}
+
+func (c *execerConn) Query(string, []driver.Value) (driver.Rows, error) {
+	c.calls.Add(1)
+	return &minimalRows{n: 1}, nil
+}
+
+type execerConnector struct{ c *execerConn }
+
+func (c execerConnector) Connect(context.Context) (driver.Conn, error) { return c.c, nil }
+func (c execerConnector) Driver() driver.Driver                        { return c.c.d }
+
+// TestContextFreeDriverArguments: as database/sql does for such a driver,
+// positional arguments reach it, and a named one is an error that never
+// reaches it.
+func TestContextFreeDriverArguments(t *testing.T) {
+	rec := otelguardtest.NewTracker(t)
+	conn := &execerConn{minimalConn: minimalConn{&minimal{}}}
+	db := guardsql.OpenDB(execerConnector{conn})
+	defer db.Close()
+	ctx := rec.Context()
+	if _, err := db.ExecContext(ctx, "insert", 1); err != nil {
+		t.Fatal(err)
+	}
+	var x int
+	if err := db.QueryRowContext(ctx, "select", 1).Scan(&x); err != nil || x != 0 {
+		t.Fatalf("Scan: %d, %v", x, err)
+	}
+	if n := conn.calls.Load(); n != 2 {
+		t.Fatalf("%d context-free calls, want 2", n)
+	}
+	for _, call := range []func() error{
+		func() error { _, err := db.ExecContext(ctx, "insert", sql.Named("a", 1)); return err },
+		func() error { _, err := db.QueryContext(ctx, "select", sql.Named("a", 1)); return err },
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "Named Parameters") {
+			t.Errorf("a named argument: %v, want the Named Parameters error", err)
+		}
+	}
+	if n := conn.calls.Load(); n != 2 {
+		t.Errorf("%d context-free calls, want still 2: a named argument reached the driver", n)
 	}
 }

@@ -87,14 +87,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if s.execCtx != nil {
 		return s.execCtx.ExecContext(ctx, args)
 	}
-	dargs, err := namedValueToValue(args)
+	dargs, err := legacyArgs(ctx, args)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	default:
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	return s.s.Exec(dargs)
 }
@@ -109,13 +104,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		r, err = s.queryCtx.QueryContext(ctx, args)
 	} else {
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
+		if dargs, err = legacyArgs(ctx, args); err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		r, err = s.s.Query(dargs)
 	}
