@@ -187,9 +187,10 @@
 // each checkout of a pooled connection, to tell a DB.Conn checkout, and at
 // a connection's first call, a Prepare and the close of rows read in a
 // transaction. On an in-memory SQLite point SELECT, which costs about
-// 4 µs bare, that is 3.2× (a single raw span per query is already 1.5×,
-// so the ≤ 1.10× target cannot be met there; 2.2× the query with that
-// span), and 4.1× for a begin/commit; on PostgreSQL over loopback, 1.4×
-// the bare query and 1.17× the query with one raw span around it. See
-// README.md.
+// 4 µs bare, that is 3.1× (a single raw span per query is already 1.5×,
+// so the ≤ 1.10× target cannot be met there; 2.1× the query with that
+// span), and 4.0× for a begin/commit; on PostgreSQL over loopback, 1.25×
+// the bare query and 1.05× the query with one raw span around it
+// (make bench-integrations; the run and its tables are in the
+// repository's docs/PERFORMANCE.md).
 package guardsql
