@@ -170,7 +170,15 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 		l.x.watch.Store(&stop)
 	}
 	if hold > 0 {
-		l.x.hold.Store(time.AfterFunc(hold, l.onHoldExceeded))
+		l.x.held.Store(l)
+		l.x.hold.Store(time.AfterFunc(hold, l.x.onHoldExceeded))
+	}
+	if (watch || hold > 0) && l.finished() {
+		// A CloseOnCancel release that ended l before its timers were
+		// armed (its ctx was done already) could not stop them: finish
+		// marks l finished, then stops the timers, so one of the two sees
+		// the other.
+		l.stopTimers()
 	}
 }
 

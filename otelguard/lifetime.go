@@ -158,8 +158,20 @@ func (l *lifetime) spanContext(ctx context.Context) context.Context {
 // are armed after, so they are atomic.
 type lifetimeExtra struct {
 	hold   atomic.Pointer[time.Timer]  // the hold threshold's timer
+	held   atomic.Pointer[lifetime]    // what the hold timer reports; nil once stopped
 	watch  atomic.Pointer[func() bool] // CloseOnCancel's context.AfterFunc stop
 	access atomic.Pointer[accessRing]  // Touch records (LeakDetectionParanoid)
+}
+
+// onHoldExceeded is the hold timer's function. It reaches the lifetime
+// only through held, which stopHold clears: a stopped timer stays in the
+// runtime's timer heap until the runtime gets round to removing it, and
+// through a direct reference it would keep the lifetime, its span and its
+// Tracker alive until then (TestTrackerWithHoldThresholdIsCollected).
+func (x *lifetimeExtra) onHoldExceeded() {
+	if l := x.held.Load(); l != nil {
+		l.onHoldExceeded()
+	}
 }
 
 // stopTimers stops the hold timer and the CloseOnCancel watch.
@@ -169,17 +181,19 @@ func (l *lifetime) stopTimers() {
 		return
 	}
 	l.stopHold()
-	if stop := x.watch.Load(); stop != nil {
+	if stop := x.watch.Swap(nil); stop != nil { // its closure reaches l: see onHoldExceeded
 		(*stop)()
 	}
 }
 
-// stopHold stops the hold threshold's timer. A timer made inside a
-// testing/synctest bubble may only be stopped from inside one (the
-// runtime makes anything else a fatal error), so from outside it is left
-// to fire: its function finds the lifetime ended and does nothing.
+// stopHold stops the hold threshold's timer and lets go of the lifetime
+// it would report. A timer made inside a testing/synctest bubble may only
+// be stopped from inside one (the runtime makes anything else a fatal
+// error), so from outside it is left to fire: its function finds nothing
+// to report.
 func (l *lifetime) stopHold() {
 	if x := l.x; x != nil {
+		x.held.Store(nil)
 		if tm := x.hold.Load(); tm != nil && (l.flags&flBubble == 0 || inBubble()) {
 			tm.Stop()
 		}
