@@ -127,7 +127,7 @@ func (t *Tracker) reportLeaks() {
 // nothing can recover from. Such a lifetime is reported leaked (with
 // otelguard.leak.released=false) and stays open, marked Leaked in Live,
 // for CloseAll — called inside the bubble, as t.Cleanup functions of a
-// bubble's test are — to release.
+// bubble's test are — to release, its ReleaseTrigger gc.
 func (l *lifetime) reportLeak() {
 	releaseIt := l.flags&flReleaseOnLeak != 0
 	if releaseIt && l.flags&flBubble != 0 {

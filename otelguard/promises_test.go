@@ -228,10 +228,12 @@ func TestBubbleReleaseOnLeakWaitsForCloseAll(t *testing.T) {
 		bctx, bcancel := context.WithCancel(t.Context())
 		_ = bctx.Done() // the bubble's channel exists: closing it from outside is fatal
 		var released atomic.Int32
+		var trig otelguard.Trigger
 		func() {
 			//otelguard:handoff dropped on purpose: its release is left to the bubble
-			otelguard.Acquire(context.Background(), "fd", 0, func(context.Context, int) error {
+			otelguard.Acquire(context.Background(), "fd", 0, func(ctx context.Context, _ int) error {
 				bcancel() // closes a channel of the bubble
+				trig, _ = otelguard.ReleaseTrigger(ctx)
 				released.Add(1)
 				return nil
 			}, otelguard.WithTracker(h.tr), otelguard.ReleaseOnLeak())
@@ -249,6 +251,12 @@ func TestBubbleReleaseOnLeakWaitsForCloseAll(t *testing.T) {
 		}
 		if released.Load() != 1 || bctx.Err() == nil {
 			t.Fatalf("CloseAll in the bubble released %d times", released.Load())
+		}
+		if trig != otelguard.TriggerGC {
+			// A release that does more when its handle is garbage (guardsql
+			// closes dropped rows itself) must be told, or it waits for a
+			// caller that will never come.
+			t.Errorf("ReleaseTrigger in the release CloseAll ran for the leaked lifetime = %q, want %q", trig, otelguard.TriggerGC)
 		}
 		if n := len(h.ended("fd")); n != 1 {
 			t.Fatalf("%d spans", n)

@@ -347,7 +347,14 @@ func (j *closeAllJob) release(l *lifetime) {
 			defer cancel()
 		}
 	}
-	res := release{l: l, trig: TriggerShutdown, flights: 1}.run(ctx)
+	trig := TriggerShutdown
+	if l.state.Load()&stLeaked != 0 {
+		// Leaked inside a testing/synctest bubble: this is the release
+		// ReleaseOnLeak could not run from outside it (see reportLeak).
+		// Its handle is garbage; ReleaseTrigger says so.
+		trig = TriggerGC
+	}
+	res := release{l: l, trig: trig, flights: 1}.run(ctx)
 	if err := reportPanic(l, res); err != nil {
 		j.record(err)
 	}

@@ -156,7 +156,9 @@
 // (timed_out), and they end normally afterwards. The one exception is the
 // release of rows found dropped (see The pool after a leak), which
 // database/sql can no longer close: the release tells it by its trigger
-// (otelguard.ReleaseTrigger, gc).
+// (otelguard.ReleaseTrigger, gc), also when CloseAll runs it for rows
+// dropped inside a testing/synctest bubble (whose leaks otelguard leaves
+// to CloseAll inside the bubble).
 //
 // # Driver behaviour
 //
