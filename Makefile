@@ -58,6 +58,7 @@ unit:
 ## integrations: each module under integrations/ (its own go.mod, as
 ## OpenTelemetry's contrib instrumentations are), its race-enabled tests
 ## against its own go.mod; a module added there is tested without an edit here
+## (today integrations/guardhttp and integrations/guardsql)
 INTEGRATIONS = $(shell find integrations -mindepth 2 -maxdepth 2 -name go.mod 2>/dev/null | xargs -rn1 dirname | sort)
 integrations:
 	@for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; (cd $$m && GOWORK=off $(GO) test -race -count=1 ./...) || exit 1; done
