@@ -10,7 +10,9 @@ import (
 	"github.com/otelguard/otelguard-go/otelguard"
 )
 
-type pool struct{ conns []*otelguard.Resource[*os.File] }
+type pool struct {
+	conns []*otelguard.Resource[*os.File]
+}
 
 // put keeps the connection: closing it is the pool's business. The
 // analyzer reads put (same package), sees the handle stored, and counts a
