@@ -93,9 +93,9 @@ type releaseCtx struct {
 // ReleaseTrigger reports what started the release ctx was given to (or
 // derived from): close for Close, gc for a release ReleaseOnLeak runs
 // (also when CloseAll runs it, for a lifetime leaked inside a
-// testing/synctest bubble), shutdown for CloseAll, and so on. ok is false outside a release. It is
-// for a release that should do more, or less, when nobody called it: an
-// HTTP body drained only when it leaked, say.
+// testing/synctest bubble), shutdown for CloseAll, and so on. ok is false
+// outside a release. It is for a release that should do more, or less,
+// when nobody called it: an HTTP body drained only when it leaked, say.
 func ReleaseTrigger(ctx context.Context) (trig Trigger, ok bool) {
 	if rc := releasing(ctx); rc != nil {
 		return triggers[rc.l.relTrig], true
