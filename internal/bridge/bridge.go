@@ -5,7 +5,12 @@
 // core and this package may call them.
 package bridge
 
-import "time"
+import (
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
 
 // A Missed is a missed close a Tracker recorded: a lifetime its owner
 // never ended (leaked, or closed because a context ended).
@@ -49,3 +54,22 @@ func Leaks(tracker any) []Missed {
 	}
 	return out
 }
+
+// A Finding is something the library learned that its owner did not say (DESIGN v2 "Findings").
+type Finding struct {
+	Kind         string               // the otelguard.finding value, e.g. "span_not_ended", "open_at_shutdown"
+	Name         string               // otelguard.name: here the leaked span's name
+	LifetimeKind string               // otelguard.kind: here "span"
+	Link         trace.SpanContext    // the span the finding is about (the leaked span)
+	Age          time.Duration        // since it started; negative if unknown
+	PCs          []uintptr            // the starting stack (innermost first), symbolized only when emitted
+	Site         uint64               // the call site's key for rate limiting (e.g. a hash of PCs); 0: derived from PCs
+	Attrs        []attribute.KeyValue // more attributes, given at span start
+	Log          bool                 // also a Warn record through the Tracker's logger (WithLogger)
+}
+
+// EmitFinding emits f through tracker (a *otelguard.Tracker): a root span named otelguard.finding
+// with f's attributes at start and a link to f.Link, rate-limited per (site, kind) per
+// WithLeakLogInterval (otelguard.repeats on the next one), counted in the metric
+// otelguard.findings{otelguard.finding, otelguard.name, otelguard.kind}, and logged if f.Log.
+var EmitFinding func(tracker any, f Finding)
