@@ -1,0 +1,267 @@
+package spanleak
+
+import (
+	"context"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/otelguard/otelguard-go/internal/bridge"
+	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// The finding values and the kind this package reports with.
+const (
+	findingNotEnded   = "span_not_ended"
+	findingAtShutdown = "open_at_shutdown"
+	kindSpan          = "span"
+)
+
+var _ sdktrace.SpanProcessor = (*processor)(nil)
+
+// processor is what NewProcessor returns.
+type processor struct {
+	tracker  *otelguard.Tracker
+	sampling uint64      // > 1: sample per site; 0: watch every span
+	off      bool        // WithSampling(n < 0)
+	depth    int         // frames kept; 0: no stack
+	sites    *siteCounts // nil unless sampling > 1
+	reg      registry
+	seq      atomic.Uint64 // numbers watches; see registry
+	shut     atomic.Bool
+	reports  reportQueue
+}
+
+// NewProcessor returns a SpanProcessor that watches the spans it sees
+// start (every span by default; WithSampling samples per site) and reports
+// each one that became unreachable without End — dropped by the code that
+// started it — as a finding span_not_ended, and each one still open when
+// the processor shuts down as a finding open_at_shutdown. Register it
+// with the TracerProvider beside the processors that export:
+//
+//	tp := sdktrace.NewTracerProvider(
+//		sdktrace.WithSpanProcessor(spanleak.NewProcessor()),
+//		sdktrace.WithBatcher(exporter),
+//	)
+//
+// See the package documentation for what a finding carries, what it
+// costs, and which configurations keep spans reachable (and so hide them).
+//
+// The processor is safe for concurrent use, as the SDK requires. OnStart
+// and OnEnd never block on anything slow: no exporter, no lock shared by
+// every span (the registry of watched spans is striped). ForceFlush waits
+// for findings already queued; Shutdown reports what is open and stops
+// watching. Neither shuts down the Tracker.
+func NewProcessor(opts ...Option) sdktrace.SpanProcessor {
+	c := newConfig(opts)
+	p := &processor{tracker: c.tracker, depth: c.depth, off: c.sampling < 0}
+	if c.sampling > 1 {
+		p.sampling = uint64(c.sampling)
+		p.sites = new(siteCounts)
+	}
+	p.reports.emit = p.emit
+	return p
+}
+
+// watch is what the processor keeps of a watched span, and the argument
+// of its runtime cleanup. Nothing in it reaches the span (the span's
+// address is kept as a number), so a span dropped without End becomes
+// unreachable and its cleanup runs.
+type watch struct {
+	p       *processor
+	seq     uint64
+	key     spanKey // the span's IDs: the registry's key
+	name    string
+	scope   string
+	sc      trace.SpanContext
+	start   time.Time
+	pcs     []uintptr
+	cleanup runtime.Cleanup // set before the span can end, under the stripe's lock
+}
+
+// OnStart watches s if sampling picks it: it captures the start stack and
+// adds a runtime cleanup to the span. Called by the SDK on the goroutine
+// that starts the span; it takes one stripe's lock of the registry and
+// nothing else.
+func (p *processor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
+	if p.off || p.shut.Load() {
+		return
+	}
+	scope := s.InstrumentationScope().Name
+	if scope == otelguard.ScopeName {
+		// otelguard's own spans (lifetimes, findings) are ended by
+		// otelguard, which finds their leaks itself.
+		return
+	}
+	name := s.Name()
+	if p.sites != nil && !p.sites.watched(siteKey{scope, name}, p.sampling) {
+		return
+	}
+	addr := spanAddr(s)
+	if addr == nil {
+		return
+	}
+	sc := s.SpanContext()
+	w := &watch{
+		p:     p,
+		seq:   p.seq.Add(1),
+		key:   keyOf(sc),
+		name:  name,
+		scope: scope,
+		sc:    sc,
+		start: s.StartTime(),
+	}
+	if p.depth > 0 {
+		w.pcs = startStack(p.depth)
+	}
+	if !p.reg.add(w) {
+		return // a watched open span has the same IDs: see registry
+	}
+	// The cleanup cannot run before it is set: s is reachable until
+	// OnStart returns, and nothing can end s before tracer.Start returns
+	// it. The stripe's lock orders the write before OnEnd's read.
+	p.reg.setCleanup(w, runtime.AddCleanup((*byte)(addr), collected, w))
+	runtime.KeepAlive(s)
+}
+
+// OnEnd stops watching s. Called by the SDK when s ends, with a snapshot
+// of the span (not the object OnStart saw): the registry is keyed by the
+// span's IDs.
+func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if w := p.reg.remove(keyOf(s.SpanContext()), 0); w != nil {
+		w.cleanup.Stop()
+	}
+}
+
+// spanAddr is the address of the span object s holds: what the code that
+// started the span references, and what the runtime cleanup watches. Nil
+// if s is not a pointer (the SDK's spans always are).
+func spanAddr(s sdktrace.ReadOnlySpan) unsafe.Pointer {
+	v := reflect.ValueOf(s)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
+	}
+	return v.UnsafePointer()
+}
+
+// collected runs on the runtime's cleanup goroutine when a watched span
+// became unreachable before it ended. It only queues the report.
+// It queues before it unregisters, so that once a span is out of the
+// registry, ForceFlush waits for its report.
+func collected(w *watch) {
+	w.p.reports.push(w)
+	w.p.reg.remove(w.key, w.seq)
+}
+
+func init() {
+	bridge.OpenSpans = func(sp any) int {
+		if p, ok := sp.(*processor); ok {
+			return p.reg.open()
+		}
+		return 0
+	}
+}
+
+// emit reports w as a span never ended, on the report goroutine.
+func (p *processor) emit(w *watch) {
+	p.report(w, findingNotEnded, time.Now())
+}
+
+func (p *processor) report(w *watch, what string, now time.Time) {
+	age := time.Duration(-1)
+	if !w.start.IsZero() {
+		age = now.Sub(w.start)
+	}
+	var attrs []attribute.KeyValue
+	if w.scope != "" {
+		attrs = []attribute.KeyValue{attribute.String("otel.scope.name", w.scope)}
+	}
+	bridge.EmitFinding(p.tracker, bridge.Finding{
+		Kind:         what,
+		Name:         w.name,
+		LifetimeKind: kindSpan,
+		Link:         w.sc,
+		Age:          age,
+		PCs:          w.pcs,
+		Attrs:        attrs,
+		Log:          true,
+	})
+}
+
+// ForceFlush waits until every finding queued so far (spans the runtime
+// found dropped) has been emitted through the Tracker, or ctx is done. It
+// does not force a collection, and does not flush the Tracker's providers.
+func (p *processor) ForceFlush(ctx context.Context) error {
+	return p.reports.wait(ctx)
+}
+
+// Shutdown stops watching: spans started from now on are not watched, and
+// each watched span still open is reported as a finding open_at_shutdown
+// (on the calling goroutine), its runtime cleanup stopped. It first waits
+// for queued findings, as ForceFlush does, bounded by ctx. Only the first
+// call does anything; later calls return nil.
+//
+// Shutting down a TracerProvider shuts its processors down in the order
+// they were registered: register this processor before the one that
+// exports, so that findings sent to the same provider are exported.
+func (p *processor) Shutdown(ctx context.Context) error {
+	if !p.shut.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := p.reports.wait(ctx)
+	open := p.reg.drain()
+	now := time.Now()
+	for _, w := range open {
+		w.cleanup.Stop()
+	}
+	for _, w := range open {
+		p.report(w, findingAtShutdown, now)
+	}
+	return err
+}
+
+// otelFrame reports whether pc is in OpenTelemetry's own code
+// (go.opentelemetry.io/otel/...: the SDK, the global delegating tracer),
+// which the start stack leaves out. Contrib instrumentation
+// (go.opentelemetry.io/contrib/...) is kept: it is the code that started
+// the span. Decisions are cached per PC; the set of PCs is bounded by the
+// program's code.
+func otelFrame(pc uintptr) bool {
+	if v, ok := otelPCs.Load(pc); ok {
+		return v.(bool)
+	}
+	is := false
+	if f := runtime.FuncForPC(pc - 1); f != nil {
+		is = strings.HasPrefix(f.Name(), "go.opentelemetry.io/otel/") || strings.HasPrefix(f.Name(), "go.opentelemetry.io/otel.")
+	}
+	otelPCs.Store(pc, is)
+	return is
+}
+
+var otelPCs sync.Map // uintptr → bool
+
+// startStack returns up to depth program counters of the stack that
+// started the span, innermost first, from the first frame outside
+// OpenTelemetry: the code that called Tracer.Start.
+func startStack(depth int) []uintptr {
+	// An SDK span's OnStart is called by the SDK's tracer.Start; the
+	// global delegating tracer (otel.Tracer before a provider is set) adds
+	// a frame or two; allow a few more for wrappers inside otel.
+	const slack = 4
+	var buf [maxStackDepth + slack]uintptr
+	// Skip runtime.Callers, startStack, OnStart.
+	n := runtime.Callers(3, buf[:depth+slack])
+	i := 0
+	for i < n && i < slack && otelFrame(buf[i]) {
+		i++
+	}
+	end := min(n, i+depth)
+	return append([]uintptr(nil), buf[i:end]...)
+}
