@@ -34,7 +34,6 @@ type processor struct {
 	depth    int         // frames kept; 0: no stack
 	sites    *siteCounts // nil unless sampling > 1
 	reg      registry
-	seq      atomic.Uint64 // numbers watches; see registry
 	shut     atomic.Bool
 	reports  reportQueue
 }
@@ -108,19 +107,19 @@ func (p *processor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 	if addr == nil {
 		return
 	}
-	sc := s.SpanContext()
-	w := &watch{
-		p:     p,
-		seq:   p.seq.Add(1),
-		key:   keyOf(sc),
-		name:  name,
-		scope: scope,
-		sc:    sc,
-		start: s.StartTime(),
-	}
+	var buf [maxStackDepth + stackSlack]uintptr
+	var pcs []uintptr
 	if p.depth > 0 {
-		w.pcs = startStack(p.depth)
+		pcs = startStack(buf[:p.depth+stackSlack], p.depth)
 	}
+	w := newWatch(len(pcs))
+	w.pcs = append(w.pcs, pcs...)
+	w.p = p
+	w.name = name
+	w.scope = scope
+	w.sc = s.SpanContext()
+	w.key = keyOf(w.sc)
+	w.start = s.StartTime()
 	if !p.reg.add(w) {
 		return // a watched open span has the same IDs: see registry
 	}
@@ -247,21 +246,22 @@ func otelFrame(pc uintptr) bool {
 
 var otelPCs sync.Map // uintptr → bool
 
+// stackSlack is how many frames of otel's own, past the SDK's
+// tracer.Start, startStack is ready to skip: the global delegating tracer
+// (otel.Tracer before a provider is set) adds one.
+const stackSlack = 4
+
 // startStack returns up to depth program counters of the stack that
 // started the span, innermost first, from the first frame outside
-// OpenTelemetry: the code that called Tracer.Start.
-func startStack(depth int) []uintptr {
-	// An SDK span's OnStart is called by the SDK's tracer.Start; the
-	// global delegating tracer (otel.Tracer before a provider is set) adds
-	// a frame or two; allow a few more for wrappers inside otel.
-	const slack = 4
-	var buf [maxStackDepth + slack]uintptr
-	// Skip runtime.Callers, startStack, OnStart.
-	n := runtime.Callers(3, buf[:depth+slack])
+// OpenTelemetry: the code that called Tracer.Start. It fills buf, which
+// has room for depth+stackSlack.
+func startStack(buf []uintptr, depth int) []uintptr {
+	// Skip runtime.Callers, startStack, OnStart and the SDK's
+	// tracer.Start, which calls OnStart.
+	n := runtime.Callers(4, buf)
 	i := 0
-	for i < n && i < slack && otelFrame(buf[i]) {
+	for i < n && i < stackSlack && otelFrame(buf[i]) {
 		i++
 	}
-	end := min(n, i+depth)
-	return append([]uintptr(nil), buf[i:end]...)
+	return buf[i:min(n, i+depth)]
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -35,16 +36,19 @@ type spanKey struct {
 func keyOf(sc trace.SpanContext) spanKey { return spanKey{sc.TraceID(), sc.SpanID()} }
 
 type stripe struct {
-	mu sync.Mutex
-	m  map[spanKey]*watch
-	_  [48]byte // keep stripes on cache lines of their own
+	mu  sync.Mutex
+	n   atomic.Int32 // len(m), read without the lock by remove's fast path
+	seq uint64       // numbers the stripe's watches; guarded by mu
+	m   map[spanKey]*watch
+	_   [32]byte // keep stripes on cache lines of their own
 }
 
 func (r *registry) stripe(k spanKey) *stripe {
 	return &r.stripes[k.span[7]%stripes]
 }
 
-// add registers w, unless a span with the same IDs is registered.
+// add registers w and gives it its sequence number, unless a span with
+// the same IDs is registered.
 func (r *registry) add(w *watch) bool {
 	s := r.stripe(w.key)
 	s.mu.Lock()
@@ -54,7 +58,10 @@ func (r *registry) add(w *watch) bool {
 	} else if _, dup := s.m[w.key]; dup {
 		return false
 	}
+	s.seq++
+	w.seq = s.seq
 	s.m[w.key] = w
+	s.n.Store(int32(len(s.m)))
 	return true
 }
 
@@ -68,8 +75,14 @@ func (r *registry) setCleanup(w *watch, c runtime.Cleanup) {
 
 // remove removes and returns the entry of k, if its sequence number is
 // seq or seq is 0.
+//
+// A span not watched (sampling) ends with one atomic load when its stripe
+// has no watched span open: a watched span's add happened before its End.
 func (r *registry) remove(k spanKey, seq uint64) *watch {
 	s := r.stripe(k)
+	if s.n.Load() == 0 {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.m[k]
@@ -77,6 +90,7 @@ func (r *registry) remove(k spanKey, seq uint64) *watch {
 		return nil
 	}
 	delete(s.m, k)
+	s.n.Store(int32(len(s.m)))
 	return w
 }
 
@@ -92,7 +106,8 @@ func (r *registry) open() int {
 	return n
 }
 
-// drain removes and returns every entry, in start order.
+// drain removes and returns every entry, in start order (by start time;
+// within a stripe, by sequence).
 func (r *registry) drain() []*watch {
 	var all []*watch
 	for i := range r.stripes {
@@ -102,8 +117,14 @@ func (r *registry) drain() []*watch {
 			all = append(all, w)
 		}
 		s.m = nil
+		s.n.Store(0)
 		s.mu.Unlock()
 	}
-	slices.SortFunc(all, func(a, b *watch) int { return cmp.Compare(a.seq, b.seq) })
+	slices.SortFunc(all, func(a, b *watch) int {
+		if c := a.start.Compare(b.start); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
 	return all
 }
