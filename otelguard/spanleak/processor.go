@@ -182,7 +182,12 @@ func (p *processor) report(w *watch, what string, now time.Time) {
 	if w.scope != "" {
 		attrs = []attribute.KeyValue{attribute.String("otel.scope.name", w.scope)}
 	}
+	var site uint64 // 0: the core tells sites by the stack
+	if len(w.pcs) == 0 {
+		site = siteKey{w.scope, w.name}.hash() | 1
+	}
 	bridge.EmitFinding(p.tracker, bridge.Finding{
+		Site:         site,
 		Kind:         what,
 		Name:         w.name,
 		LifetimeKind: kindSpan,
