@@ -84,6 +84,12 @@ var skipPackages = []string{
 // error and response as they are. Intermediate responses of a redirect are
 // closed by http.Client and end cleaned.
 //
+// The RoundTripper has CloseIdleConnections, which calls base's when base
+// has one, so http.Client.CloseIdleConnections reaches the pool under it.
+// otelhttp's Transport (contrib v0.72.0) has none: a Client whose
+// Transport is otelhttp's, or a base that is, closes nothing through it;
+// call the http.Transport's own CloseIdleConnections then.
+//
 // The RoundTripper is safe for concurrent use, as base must be. Each
 // response with a body costs one lifetime (a span, a stack capture, a
 // runtime cleanup) and a few small allocations (the wrapper, its state,
@@ -114,6 +120,18 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	t.watch(r, resp)
 	return resp, nil
+}
+
+// CloseIdleConnections closes the idle connections of the base
+// RoundTripper, when it has a CloseIdleConnections method (http.Transport,
+// otelhttp's Transport), and does nothing otherwise. http.Client's
+// CloseIdleConnections calls it; without it the Client would find no such
+// method on the Transport and close nothing. Safe for concurrent use if
+// the base's is; it blocks only as long as the base's does.
+func (t *transport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 }
 
 // watch makes resp's body a lifetime.
