@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/otelguard/otelguard-go/otelguard"
@@ -96,9 +97,29 @@ func drain(ctx context.Context, s *bodyState) {
 type body struct {
 	res *otelguard.Resource[*bodyState]
 	s   *bodyState
+	// orig is the response the base returned, out the copy the caller
+	// got (see transport.watch): at EOF, the trailers net/http stored in
+	// orig are given to out. Only the wrapper refers to them; the value
+	// (s) must not, or the wrapper would be reachable from it.
+	orig, out *http.Response
 }
 
-func (b *body) Read(p []byte) (int, error) { return b.s.Read(p) }
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.s.Read(p)
+	if err == io.EOF {
+		b.eof()
+	}
+	return n, err
+}
+
+// eof gives the caller's response the trailers, which net/http stores in
+// the original response when the body reaches its end; the caller reads
+// them after Read returned io.EOF, on its own goroutine, as net/http says.
+func (b *body) eof() {
+	if b.out != nil {
+		b.out.Trailer = b.orig.Trailer
+	}
+}
 
 // Close ends the lifetime: the release closes the original body (on this
 // goroutine, as a direct Close would) and the span ends cleaned, or failed
@@ -124,6 +145,7 @@ func (b *bodyWriterTo) WriteTo(w io.Writer) (int64, error) {
 	n, err := b.s.rc.(io.WriterTo).WriteTo(w)
 	if err == nil { // WriteTo returns nil at EOF
 		b.s.eof.Store(true)
+		b.eof()
 	}
 	return n, err
 }
@@ -147,15 +169,15 @@ func (b *bodyRWCCloseWrite) CloseWrite() error {
 // Each variant is allocated in its own branch: returning &b of a local
 // shared by the branches would allocate it too, a second allocation for a
 // body with io.WriterTo.
-func wrap(res *otelguard.Resource[*bodyState], s *bodyState) io.ReadCloser {
+func wrap(res *otelguard.Resource[*bodyState], s *bodyState, orig, out *http.Response) io.ReadCloser {
 	switch rc := s.rc.(type) {
 	case io.ReadWriteCloser:
 		if _, ok := rc.(interface{ CloseWrite() error }); ok {
-			return &bodyRWCCloseWrite{bodyRWC{body{res, s}}}
+			return &bodyRWCCloseWrite{bodyRWC{body{res, s, orig, out}}}
 		}
-		return &bodyRWC{body{res, s}}
+		return &bodyRWC{body{res, s, orig, out}}
 	case io.WriterTo:
-		return &bodyWriterTo{body{res, s}}
+		return &bodyWriterTo{body{res, s, orig, out}}
 	}
-	return &body{res, s}
+	return &body{res, s, orig, out}
 }

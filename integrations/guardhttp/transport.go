@@ -118,8 +118,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || resp == nil || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
-	t.watch(r, resp)
-	return resp, nil
+	return t.watch(r, resp), nil
 }
 
 // CloseIdleConnections closes the idle connections of the base
@@ -134,8 +133,19 @@ func (t *transport) CloseIdleConnections() {
 	}
 }
 
-// watch makes resp's body a lifetime.
-func (t *transport) watch(r *http.Request, resp *http.Response) {
+// watch makes resp's body a lifetime, and returns the response to give
+// the caller: a shallow copy of resp whose Body is the wrapper.
+//
+// resp itself keeps the original body. net/http's bodies point back to
+// the *Response they came with — an HTTP/1 chunked body (to read its
+// trailers into it), every HTTP/2 body (its stream holds it) — so a
+// wrapper put in resp.Body would be reachable from the lifetime's own
+// value (bodyState.rc → body → resp → wrapper), which the Tracker holds
+// while the lifetime is open: the wrapper could never be collected and a
+// dropped body never found. The copy is reachable from nothing the value
+// reaches. Trailers that net/http stores in resp after the copy was made
+// reach the copy when the body hits EOF (body.Read).
+func (t *transport) watch(r *http.Request, resp *http.Response) *http.Response {
 	ctx := r.Context()
 	if resp.Request != nil {
 		// The request as the innermost RoundTripper saw it: its context
@@ -157,7 +167,10 @@ func (t *transport) watch(r *http.Request, resp *http.Response) {
 	n := copy(opts[:], t.opts)
 	opts[n] = otelguard.WithAttributes(attrs[:]...)
 	res := otelguard.Acquire(ctx, LifetimeName, s, releaseBody, opts[:n+1]...)
-	resp.Body = wrap(res, s)
+	out := new(http.Response)
+	*out = *resp
+	out.Body = wrap(res, s, resp, out)
+	return out
 }
 
 // method is http.request.method as the semantic conventions give it: one
