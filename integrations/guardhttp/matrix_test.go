@@ -162,7 +162,9 @@ func fetch(t *testing.T, client *http.Client, c matrixCase, url string) (*http.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.Do(req); _, file, line, _ := runtime.Caller(0) // one line: the stack names it
+	_, file, line, _ := runtime.Caller(0)
+	resp, err := client.Do(req) // line+1: the line the stack must name
+	line++
 	if err != nil {
 		t.Fatal(err)
 	}
