@@ -31,9 +31,9 @@
 //
 // Not watched: Exec, Ping and the like (nothing is held once they return),
 // connections idle in the pool, statements database/sql prepares for a
-// single Exec or Query (on drivers without the context forms of them; their
-// rows are watched), and calls made on the driver's own connection reached
-// through Conn.Raw and Unwrap.
+// single Exec or Query (when the driver lacks the fast path or declines it
+// with driver.ErrSkip; their rows are watched), and calls made on the
+// driver's own connection reached through Conn.Raw and Unwrap.
 //
 // What the driver level cannot see exactly:
 //
@@ -160,6 +160,26 @@
 // dropped inside a testing/synctest bubble (whose leaks otelguard leaves
 // to CloseAll inside the bubble).
 //
+// # What the frames above the driver tell
+//
+// A driver method is not told which database/sql method the code called,
+// nor whether database/sql calls it from a goroutine of its own. This
+// package tells both from the frames above the driver method, using only
+// what database/sql's public API fixes: its package path and the exported
+// method the code called (the database/sql frame just below the first
+// frame of the code), never the name of an unexported function, which any
+// Go release may change. A DB.Conn checkout is one whose call came through
+// DB.Conn or a method of *sql.Conn; a call with no frame outside
+// database/sql but the runtime's is database/sql's own goroutine (the
+// pool's opener: not a checkout; the closing of rows whose transaction
+// ended: closed_by=transaction). A statement prepared for one call is told
+// by the driver.ErrSkip that precedes it, not by frames. Two consequences:
+// rows closed by `go rows.Close()` (a goroutine that starts in
+// database/sql) inside a transaction read as closed_by=transaction; and a
+// *sql.Tx used from two goroutines at once, with a driver that answers
+// driver.ErrSkip, may have an explicit Tx.Prepare taken for the other
+// goroutine's one-call statement (unwatched) and that one watched instead.
+//
 // # Driver behaviour
 //
 // Every optional interface of the driver's connections, statements and
@@ -187,7 +207,7 @@
 // per-process cache of their functions (otelguard.WithCallerSkipPackages).
 // A short look at the frames above the driver (0.3 µs here) is added at
 // each checkout of a pooled connection, to tell a DB.Conn checkout, and at
-// a connection's first call, a Prepare and the close of rows read in a
+// a connection's first call, a Connect and the close of rows read in a
 // transaction. On an in-memory SQLite point SELECT, which costs about
 // 4 µs bare, that is 3.1× (a single raw span per query is already 1.5×,
 // so the ≤ 1.10× target cannot be met there; 2.1× the query with that
