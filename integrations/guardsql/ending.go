@@ -177,20 +177,23 @@ func (e *ending) closeDropped(ctx context.Context) error {
 
 // annotate sets the end attributes of the lifetime whose release was
 // given ctx, and ends it as a missed close when database/sql ended it
-// because its context ended (closed_by=context): rows nobody closed, a
-// transaction nobody committed or rolled back.
+// because a context ended: rows nobody closed, a transaction nobody
+// committed or rolled back (closed_by=context), rows nobody closed before
+// their transaction ended (closed_by=transaction: database/sql closes
+// them when it cancels the transaction's own context at its end).
 func (e *ending) annotate(ctx context.Context) {
 	e.mu.Lock()
 	by, commit := e.by, e.commit
 	e.mu.Unlock()
-	if by == byContext {
-		// Whether the span records or not: a missed close is also
-		// counted and logged.
-		if e.tx != nil {
-			missedClose(ctx, missedTx)
-		} else {
-			missedClose(ctx, missedRows)
-		}
+	// Whether the span records or not: a missed close is also counted
+	// and logged.
+	switch {
+	case by == byContext && e.tx != nil:
+		missedClose(ctx, missedTx)
+	case by == byContext:
+		missedClose(ctx, missedRows)
+	case by == byTransaction:
+		missedClose(ctx, missedRowsTx)
 	}
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return

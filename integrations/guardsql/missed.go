@@ -49,4 +49,7 @@ func setEndAttributes(ctx context.Context, kv ...attribute.KeyValue) {
 const (
 	missedRows = "closed by database/sql because its context ended: the code never closed these rows (Rows.Close, or Next until false)"
 	missedTx   = "rolled back by database/sql because its context ended: the code never committed or rolled back this transaction"
+	// missedRowsTx: database/sql ends a transaction's context at Commit
+	// or Rollback, and closes its rows still open then.
+	missedRowsTx = "closed by database/sql because its transaction ended: the code never closed these rows (Rows.Close, or Next until false)"
 )

@@ -123,9 +123,9 @@ func TestRowsClosedAfterContext(t *testing.T) {
 }
 
 // TestRowsInTransactionClosedAtCommit: rows still open when their
-// transaction commits are closed by database/sql.
+// transaction commits are closed by database/sql: a missed close.
 func TestRowsInTransactionClosedAtCommit(t *testing.T) {
-	rec := otelguardtest.NewTracker(t)
+	rec := newRecorder(t) // a missed close fails otelguardtest's check
 	db := openSQLite(t)
 	tx, err := db.BeginTx(rec.Context(), nil)
 	if err != nil {
@@ -144,6 +144,9 @@ func TestRowsInTransactionClosedAtCommit(t *testing.T) {
 	l := lifetimeNamed(t, rec, guardsql.SpanRows)
 	wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerClose)
 	wantAttr(t, l, string(guardsql.ClosedByKey), guardsql.ClosedByTransaction)
+	if v, _ := attr(l, "otelguard.missed_close"); v != "true" {
+		t.Errorf("otelguard.missed_close = %q, want true", v)
+	}
 	wantAttr(t, lifetimeNamed(t, rec, guardsql.SpanTx), string(guardsql.TxResultKey), guardsql.TxCommit)
 }
 
