@@ -9,7 +9,6 @@ import (
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // bodyState is the value side of a response body's lifetime: the body the
@@ -46,16 +45,11 @@ func (s *bodyState) Read(p []byte) (int, error) {
 // records on the lifetime's span whether the body was read to its end.
 //
 // otelguard.WithAttributes sets attributes when a lifetime starts, but
-// whether a body was drained is known only when it is closed. The core
-// gives every release a context carrying the lifetime's span (the
-// release's own spans nest under it), and ends that span only after the
-// release returns — on Close as on a leak's release — so the release sets
-// the attribute on it here, through the public API
-// (trace.SpanFromContext), with no hook in the core for end-of-lifetime
-// attributes. On an unsampled span SetAttributes does nothing, at no cost;
-// the attribute comes from one of two slices made once, since a variadic
-// call through the trace.Span interface would allocate its argument on
-// every call.
+// whether a body was drained is known only when it is closed: the release
+// sets it as an end-of-lifetime attribute (setEndAttributes). On an
+// unsampled span that does nothing, at no cost; the attribute comes from
+// one of two slices made once, since a variadic call through the
+// trace.Span interface would allocate its argument on every call.
 //
 // Only a leak's release drains the body: nobody holds it then. A Close
 // has its caller's reading to go by, and Tracker.CloseAll (trigger
@@ -71,7 +65,7 @@ func releaseBody(ctx context.Context, s *bodyState) error {
 	if s.eof.Load() {
 		drained = wasDrained
 	}
-	trace.SpanFromContext(ctx).SetAttributes(drained...)
+	setEndAttributes(ctx, drained...)
 	return s.rc.Close()
 }
 
