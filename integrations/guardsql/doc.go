@@ -96,8 +96,9 @@
 //     closed (see below);
 //   - rows and transactions with a context that can end: database/sql's own
 //     goroutine holds them, and closes or rolls them back when the context
-//     ends (trigger cancel, closed_by=context): a leak for the length of a
-//     request, shown by the hold threshold and Live until then;
+//     ends (trigger cancel, closed_by=context, a missed close): a leak for
+//     the length of a request, shown by the hold threshold and Live until
+//     then;
 //   - a forgotten transaction with context.Background: database/sql's
 //     goroutine holds it for good; a dropped *sql.Conn: the DB holds every
 //     connection it opened; rows of a prepared *sql.Stmt: the DB holds them
@@ -106,6 +107,37 @@
 //     the Tracker's otelguard.WithDefaultHoldThreshold), Tracker.Live, the
 //     live view of otelguard/debug and Tracker.Shutdown (open_at_shutdown,
 //     with the acquire stack) show them instead.
+//
+// # Missed closes, and the detection matrix
+//
+// Rows and transactions that database/sql ended because a context ended —
+// closed_by=context (the query's or BeginTx's context), closed_by=transaction
+// (rows still open at Commit or Rollback: database/sql ends the
+// transaction's own context then) — are missed closes: the code never
+// ended them. Their spans carry otelguard.missed_close=true and status
+// Error saying what ended them, as a leak's and an open_at_shutdown's do,
+// so one search finds them all.
+//
+// matrix_test.go holds each way of holding to it, on SQLite and on
+// PostgreSQL, with three contexts (docs/guardsql.md has the table and the
+// why of each cell):
+//
+//	holding                     Background            request ctx / t.Context()
+//	DB.QueryContext rows        leak                  missed close (context)
+//	DB.Query rows               leak                  (takes no context)
+//	DB.QueryRow never scanned   leak                  missed close (context)
+//	Stmt.Query rows             open_at_shutdown *    missed close (context)
+//	Tx.Query rows, tx ended     missed close (transaction), any context
+//	Conn.QueryContext rows      leak                  missed close (context)
+//	DB.BeginTx, Conn.BeginTx    open_at_shutdown *    missed close (context)
+//	DB.Begin                    open_at_shutdown *    (takes no context)
+//
+// * never garbage, so never found by the collector: the DB keeps a
+// prepared statement's rows in its dependency table until they are
+// closed, and database/sql's goroutine that waits for a transaction's
+// context to end holds the *sql.Tx for good when it never ends. The hold
+// threshold, Tracker.Live, otelguard/debug's live view and a Request's end
+// name them while the program runs; Shutdown reports them open_at_shutdown.
 //
 // # The pool after a leak
 //
