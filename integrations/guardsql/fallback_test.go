@@ -190,7 +190,7 @@ func (c *skipConn) ExecContext(ctx context.Context, q string, args []driver.Name
 type skipConnector struct{ d *minimal }
 
 func (c skipConnector) Connect(context.Context) (driver.Conn, error) {
-	return &skipConn{minimalConn{c.d}}, nil
+	return &skipConn{minimalConn(c)}, nil
 }
 func (c skipConnector) Driver() driver.Driver { return c.d }
 
