@@ -20,9 +20,9 @@
 //	defer resp.Body.Close() // span http.response.body: cleaned, otelguard.http.body.drained=…
 //
 // Close ends it cleaned, with otelguard.http.body.drained saying whether
-// the body was read to its end first: Go's Transport reuses a connection
-// only then, so drained=false on a busy path is a connection thrown away
-// per request. A response dropped without Close is found by otelguard's
+// the body was read to its end first: Go's Transport is sure to reuse a
+// connection only then (Go 1.26 closes it otherwise), so drained=false on
+// a busy path is likely a connection thrown away per request. A response dropped without Close is found by otelguard's
 // leak detection at a garbage collection after it became unreachable, and
 // ends leaked_without_close with the stack of the code that called the
 // client; the body is closed then (after reading what is left of it, up

@@ -111,6 +111,25 @@ func getReused(t testing.TB, ctx context.Context, client *http.Client, url strin
 	return reused
 }
 
+// bareReused reports whether, through a bare transport of the test's own,
+// the connection of a GET of url whose body is closed after n bytes were
+// read serves the next request. That is net/http's own answer — Go 1.26
+// closes such a connection, Go 1.27 may read the rest and keep it — which
+// NewTransport must give too: it changes nothing in how the Transport
+// treats its connections.
+func bareReused(t testing.TB, url string, n int) bool {
+	t.Helper()
+	client := &http.Client{Transport: newBase(t)}
+	resp := get(t, context.Background(), client, url)
+	if _, err := io.ReadFull(resp.Body, make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := resp.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return getReused(t, context.Background(), client, url)
+}
+
 // get makes a GET with ctx and returns the response; the caller closes it.
 func get(t testing.TB, ctx context.Context, client *http.Client, url string) *http.Response {
 	t.Helper()

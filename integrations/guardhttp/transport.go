@@ -15,8 +15,9 @@ const LifetimeName = "http.response.body"
 
 // DrainedKey is set on a response body's span when its lifetime ends:
 // true if the body was read to its end before it was closed. Go's
-// Transport puts a connection back in its pool for the next request only
-// then; a body closed before its end closes its connection. For a body
+// Transport is sure to put a connection back in its pool for the next
+// request only then; Go 1.26 closes the connection of a body closed before
+// its end (Go 1.27 may read the rest itself and keep it). For a body
 // found dropped, which the Transport closes itself after reading the rest
 // (see NewTransport), that reading counts: true says the connection was
 // saved. Tracker.CloseAll closes a body without reading it.
@@ -51,8 +52,8 @@ var skipPackages = []string{
 //     http.response.status_code;
 //   - ended by resp.Body.Close: outcome cleaned (failed if the original
 //     Close fails), with otelguard.http.body.drained saying whether the
-//     body was read to its end first, which is when Go reuses the
-//     connection;
+//     body was read to its end first, which is when Go is sure to reuse
+//     the connection;
 //   - found by leak detection when the response is dropped without Close:
 //     outcome leaked_without_close, with an acquire stack whose first
 //     frame is the code that called the client (client.Get, client.Do, or
