@@ -82,14 +82,14 @@ func TestInABubble(t *testing.T) {
 		}
 		var exceeded bool
 		for _, ev := range held.Span.Events {
-			exceeded = exceeded || ev.Name == otelguard.EventHoldExceeded
+			exceeded = exceeded || ev.Name == eventHoldExceeded
 		}
 		if !exceeded {
-			t.Errorf("held 2s of fake time past a 1s threshold, no %s event", otelguard.EventHoldExceeded)
+			t.Errorf("held 2s of fake time past a 1s threshold, no %s event", eventHoldExceeded)
 		}
 
 		dropBody(t, client)
-		collectLeaks(t, tr.Tracker, 1)
+		collectLeaks(t, tr, 1)
 		dropped := base.bodies[1]
 		if dropped.closed.Load() {
 			t.Fatal("the dropped body was closed from outside the bubble")

@@ -104,10 +104,10 @@ func TestHandlerReportsWhatOutlivesTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := outlivedCounts(rm)
-	want := attribute.NewSet(otelguard.KindKey.String("resource"), otelguard.NameKey.String("items.cursor"),
+	want := attribute.NewSet(attribute.Key("otelguard.kind").String("resource"), attribute.Key("otelguard.name").String("items.cursor"),
 		semconv.HTTPRequestMethodGet, semconv.HTTPRoute("/items/{id}"))
 	if n := counts[want]; n != 1 || len(counts) != 1 {
-		t.Errorf("%s = %v, want 1 for %v and nothing else", otelguard.MetricOutlivedRequest, counts, want.Encoded(attribute.DefaultEncoder()))
+		t.Errorf("%s = %v, want 1 for %v and nothing else", metricOutlivedRequest, counts, want.Encoded(attribute.DefaultEncoder()))
 	}
 	log := logs.String()
 	for _, s := range []string{`level=WARN msg="otelguard: lifetime outlived its request"`, "otelguard.name=items.cursor",
@@ -151,7 +151,7 @@ func outlivedCounts(rm metricdata.ResourceMetrics) map[attribute.Set]int64 {
 	out := map[attribute.Set]int64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != otelguard.MetricOutlivedRequest {
+			if m.Name != metricOutlivedRequest {
 				continue
 			}
 			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
@@ -166,7 +166,7 @@ func outlivedCounts(rm metricdata.ResourceMetrics) map[attribute.Set]int64 {
 // otelguard.request.outlived event, or nil.
 func outlivedEvent(l memory.Lifetime) map[attribute.Key]attribute.Value {
 	for _, e := range l.Span.Events {
-		if e.Name == otelguard.EventOutlivedRequest {
+		if e.Name == eventOutlivedRequest {
 			return attrs(e.Attributes)
 		}
 	}

@@ -138,7 +138,7 @@ func TestStmt(t *testing.T) {
 		stmts++
 		wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerClose)
 		for _, ev := range l.Span.Events {
-			if ev.Name == otelguard.EventHoldExceeded {
+			if ev.Name == eventHoldExceeded {
 				t.Errorf("a db.stmt has a hold threshold event: statements are meant to live long")
 			}
 		}

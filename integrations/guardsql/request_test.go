@@ -34,10 +34,10 @@ func TestRowsOutliveRequest(t *testing.T) {
 	wantMissedClose(t, l)
 	var outlived bool
 	for _, ev := range l.Span.Events {
-		outlived = outlived || ev.Name == otelguard.EventOutlivedRequest
+		outlived = outlived || ev.Name == eventOutlivedRequest
 	}
 	if !outlived {
-		t.Errorf("no %s event", otelguard.EventOutlivedRequest)
+		t.Errorf("no %s event", eventOutlivedRequest)
 	}
 }
 

@@ -147,10 +147,10 @@ func TestForgottenTx(t *testing.T) {
 	wantSite(t, l, "forgetTx", at)
 	var held bool
 	for _, ev := range l.Span.Events {
-		held = held || ev.Name == otelguard.EventHoldExceeded
+		held = held || ev.Name == eventHoldExceeded
 	}
 	if !held {
-		t.Errorf("no %s event on the span", otelguard.EventHoldExceeded)
+		t.Errorf("no %s event on the span", eventHoldExceeded)
 	}
 }
 
