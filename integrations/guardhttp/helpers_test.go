@@ -21,13 +21,6 @@ import (
 // waitTimeout bounds every wait of these tests for another goroutine.
 const waitTimeout = 10 * time.Second
 
-// Names of the core's events and metrics, written out: the core documents
-// them in tables rather than exporting them (DESIGN.md, v2).
-const (
-	eventHoldExceeded     = "otelguard.hold.threshold_exceeded"
-	eventOutlivedRequest  = "otelguard.request.outlived"
-	metricOutlivedRequest = "otelguard.lifetime.outlived_request"
-)
 
 // newServer starts h on 127.0.0.1, closed when the test ends.
 func newServer(t testing.TB, h http.Handler) *httptest.Server {

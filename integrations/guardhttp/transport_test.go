@@ -358,7 +358,7 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 			if len(live) != 1 {
 				t.Fatalf("%d lifetimes open, want 1", len(live))
 			}
-			stack := live[0].Stack()
+			stack := live[0].Stack
 			if got := firstFunction(stack); got != c.first {
 				t.Errorf("acquire stack starts at %s, want %s:\n%s", got, c.first, stack)
 			}

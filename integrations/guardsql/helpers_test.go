@@ -24,12 +24,6 @@ import (
 // happens in microseconds, so reaching it means the code is wrong.
 const waitTimeout = 10 * time.Second
 
-// Names of the core's events and metrics, written out: the core documents
-// them in tables rather than exporting them (DESIGN.md, v2).
-const (
-	eventHoldExceeded    = "otelguard.hold.threshold_exceeded"
-	eventOutlivedRequest = "otelguard.request.outlived"
-)
 
 // waitFor polls cond until it holds, failing the test with what after
 // waitTimeout.

@@ -50,10 +50,7 @@ func TestHelperLeavesOpen(t *testing.T) {
 // before the check (issue 23, miss 2: the lifetime ended cleaned and the
 // test passed). The test runs in a subprocess, with a real *testing.T and
 // its t.Context().
-//
-// The failure comes from the core: a missed close fails otelguardtest.
-// Until this branch has it (guardsql.CoreMissedClose), a subprocess that
-// passes is the known miss, and the test is skipped saying so.
+
 func TestOtelguardtestFailsWhatATestLeftOpen(t *testing.T) {
 	for what, span := range map[string]string{"rows": guardsql.SpanRows, "tx": guardsql.SpanTx} {
 		t.Run(what, func(t *testing.T) {
@@ -61,14 +58,11 @@ func TestOtelguardtestFailsWhatATestLeftOpen(t *testing.T) {
 			cmd.Env = append(os.Environ(), leftOpenEnv+"="+what)
 			out, err := cmd.CombinedOutput()
 			failed := err != nil && strings.Contains(string(out), "--- FAIL: TestHelperLeavesOpen")
-			if !failed && !guardsql.CoreMissedClose {
-				t.Skipf("otelguardtest passed a test that left its %s open (issue 23, miss 2): the core's missed close is not on this branch yet", span)
-			}
 			if !failed {
 				t.Fatalf("the test that left its %s open passed:\n%s", span, out)
 			}
-			if !strings.Contains(string(out), span) {
-				t.Errorf("the failure does not name %s:\n%s", span, out)
+			if !strings.Contains(string(out), span) || !strings.Contains(string(out), "leftopen_test.go:") {
+				t.Errorf("the failure does not name %s and the line that acquired it:\n%s", span, out)
 			}
 		})
 	}
