@@ -91,11 +91,13 @@ func drain(ctx context.Context, s *bodyState) {
 type body struct {
 	res *otelguard.Resource[*bodyState]
 	s   *bodyState
-	// orig is the response the base returned, out the copy the caller
-	// got (see transport.watch): at EOF, the trailers net/http stored in
+	// orig is the response the base returned; out is the copy the
+	// caller gets (see transport.watch), allocated with the wrapper, its
+	// Body the wrapper itself. At EOF, the trailers net/http stored in
 	// orig are given to out. Only the wrapper refers to them; the value
 	// (s) must not, or the wrapper would be reachable from it.
-	orig, out *http.Response
+	orig *http.Response
+	out  http.Response
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -110,9 +112,7 @@ func (b *body) Read(p []byte) (int, error) {
 // the original response when the body reaches its end; the caller reads
 // them after Read returned io.EOF, on its own goroutine, as net/http says.
 func (b *body) eof() {
-	if b.out != nil {
-		b.out.Trailer = b.orig.Trailer
-	}
+	b.out.Trailer = b.orig.Trailer
 }
 
 // Close ends the lifetime: the release closes the original body (on this
@@ -158,20 +158,32 @@ func (b *bodyRWCCloseWrite) CloseWrite() error {
 	return b.s.rc.(interface{ CloseWrite() error }).CloseWrite()
 }
 
-// wrap returns the body to give the caller: the variant that has the
-// original's interfaces.
+// wrap returns the response to give the caller: a copy of orig whose
+// Body is the variant of the wrapper that has the original's interfaces,
+// both in one allocation.
 // Each variant is allocated in its own branch: returning &b of a local
 // shared by the branches would allocate it too, a second allocation for a
 // body with io.WriterTo.
-func wrap(res *otelguard.Resource[*bodyState], s *bodyState, orig, out *http.Response) io.ReadCloser {
-	switch rc := s.rc.(type) {
+func wrap(res *otelguard.Resource[*bodyState], s *bodyState, orig *http.Response) *http.Response {
+	var b *body
+	var rc io.ReadCloser
+	switch orc := s.rc.(type) {
 	case io.ReadWriteCloser:
-		if _, ok := rc.(interface{ CloseWrite() error }); ok {
-			return &bodyRWCCloseWrite{bodyRWC{body{res, s, orig, out}}}
+		if _, ok := orc.(interface{ CloseWrite() error }); ok {
+			w := &bodyRWCCloseWrite{bodyRWC{body{res: res, s: s, orig: orig}}}
+			b, rc = &w.body, w
+			break
 		}
-		return &bodyRWC{body{res, s, orig, out}}
+		w := &bodyRWC{body{res: res, s: s, orig: orig}}
+		b, rc = &w.body, w
 	case io.WriterTo:
-		return &bodyWriterTo{body{res, s, orig, out}}
+		w := &bodyWriterTo{body{res: res, s: s, orig: orig}}
+		b, rc = &w.body, w
+	default:
+		b = &body{res: res, s: s, orig: orig}
+		rc = b
 	}
-	return &body{res, s, orig, out}
+	b.out = *orig
+	b.out.Body = rc
+	return &b.out
 }

@@ -168,10 +168,7 @@ func (t *transport) watch(r *http.Request, resp *http.Response) *http.Response {
 	n := copy(opts[:], t.opts)
 	opts[n] = otelguard.WithAttributes(attrs[:]...)
 	res := otelguard.Acquire(ctx, LifetimeName, s, releaseBody, opts[:n+1]...)
-	out := new(http.Response)
-	*out = *resp
-	out.Body = wrap(res, s, resp, out)
-	return out
+	return wrap(res, s, resp)
 }
 
 // method is http.request.method as the semantic conventions give it: one
