@@ -116,7 +116,11 @@
 // transaction's own context then) — are missed closes: the code never
 // ended them. Their spans carry otelguard.missed_close=true and status
 // Error saying what ended them, as a leak's and an open_at_shutdown's do,
-// so one search finds them all.
+// so one search finds them all. The driver cannot tell whether the code
+// would have closed them later: rows still being read when a client goes
+// away (the request's context is cancelled while the handler runs) are
+// closed by database/sql at once, before the handler's deferred Close, and
+// are reported too.
 //
 // matrix_test.go holds each way of holding to it, on SQLite and on
 // PostgreSQL, with three contexts (docs/guardsql.md has the table and the
