@@ -175,6 +175,9 @@ func (w *watch) end(err error) {
 	if !w.st.ended.CompareAndSwap(false, true) {
 		return
 	}
+	if err == io.EOF { // RecvMsg's io.EOF: the stream ended with OK, as gRPC's finish reads it
+		err = nil
+	}
 	w.st.code.Store(uint32(status.Code(err)))
 	// context.Background: the stream's context may be done (that may be
 	// why it finished), which would only make the release run detached.
