@@ -170,6 +170,10 @@ func (i *clientInterceptor) intercept(ctx context.Context, desc *grpc.StreamDesc
 	return s, nil
 }
 
+// errConnClosing is the status gRPC finishes a stream with when its
+// ClientConn closes (grpc.ErrClientConnClosing, deprecated for users).
+var errConnClosing = status.Error(codes.Canceled, "grpc: the client connection is closing")
+
 // end ends the lifetime as gRPC finished the stream with err, once.
 func (w *watch) end(err error) {
 	if !w.st.ended.CompareAndSwap(false, true) {
@@ -201,7 +205,7 @@ func judge(w *watch) {
 	case w.parent.Err() != nil:
 		err = status.FromContextError(w.parent.Err()).Err()
 	case w.cc != nil && w.cc.GetState() == connectivity.Shutdown:
-		err = grpc.ErrClientConnClosing
+		err = errConnClosing
 	default:
 		return
 	}

@@ -200,7 +200,7 @@ func outcomes(ls []memory.Lifetime) []string {
 func attr(l memory.Lifetime, key string) string {
 	for _, kv := range l.Span.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

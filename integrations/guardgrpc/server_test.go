@@ -68,7 +68,7 @@ func outlivedEvent(l memory.Lifetime) map[string]string {
 		if e.Name == "otelguard.request.outlived" {
 			m := map[string]string{}
 			for _, kv := range e.Attributes {
-				m[string(kv.Key)] = kv.Value.Emit()
+				m[string(kv.Key)] = kv.Value.String()
 			}
 			return m
 		}
