@@ -164,8 +164,8 @@ bench-memory: bench-bin
 
 ## bench-integrations: guardhttp's, guardsql's and guardgrpc's benchmarks
 ## beside their baselines (the bare transport, handler or driver, and the
-## same with one raw span; otelgrpc alone for guardgrpc), as bench-ops measures the core's: each test binary built once
-## and run BENCHCOUNT times, both after the same `run: N` line in
+## same with one raw span; otelgrpc alone for guardgrpc), as bench-ops
+## measures the core's: each test binary built once and run BENCHCOUNT times, both after the same `run: N` line in
 ## .bench/integrations.txt, paired run by run. BenchmarkPostgresSelect
 ## starts a PostgreSQL server on 127.0.0.1 in each run (skipped without one).
 INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$' 'guardgrpc:^BenchmarkGRPC$$'
