@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/otelguard/otelguard-go/integrations/guardgrpc"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
@@ -92,6 +94,33 @@ func attrOf(s tracetest.SpanStub, key string) string {
 	return ""
 }
 
+// ended is a SpanProcessor that tells when a span of a given name and kind
+// has ended: otelgrpc ends its server span after the handler's status is
+// written, so the client may have its answer first.
+type ended struct {
+	name string
+	kind trace.SpanKind
+	ch   chan struct{}
+}
+
+func (e *ended) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (e *ended) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.Name() == e.name && s.SpanKind() == e.kind {
+		e.ch <- struct{}{}
+	}
+}
+func (e *ended) Shutdown(context.Context) error   { return nil }
+func (e *ended) ForceFlush(context.Context) error { return nil }
+
+func (e *ended) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-e.ch:
+	case <-time.After(waitTimeout):
+		t.Fatalf("gave up after %v waiting for span %s to end", waitTimeout, e.name)
+	}
+}
+
 // With otelgrpc's server stats handler, whichever server option comes
 // first: lifetimes a handler acquires are children of otelgrpc's server
 // span (the stats handler's context is the one the interceptors get), and
@@ -100,6 +129,8 @@ func TestWithOtelgrpcServer(t *testing.T) {
 	for _, statsFirst := range []bool{true, false} {
 		t.Run(map[bool]string{true: "stats handler first", false: "interceptors first"}[statsFirst], func(t *testing.T) {
 			tr := newLeakTracker(t)
+			serverEnded := &ended{name: "grpc.health.v1.Health/Watch", kind: trace.SpanKindServer, ch: make(chan struct{}, 1)}
+			tr.tp.RegisterSpanProcessor(serverEnded)
 			kept := make(chan *otelguard.Resource[string], 2)
 			h := &healthServer{handle: func(ctx context.Context, _ string) {
 				kept <- otelguard.Acquire(ctx, "job.cursor", "c", nop)
@@ -120,6 +151,7 @@ func TestWithOtelgrpcServer(t *testing.T) {
 			for range 1 {
 				_ = (<-kept).Close(context.Background())
 			}
+			serverEnded.wait(t)
 			server := spansNamed(tr.exp.Spans(), "grpc.health.v1.Health/Watch", trace.SpanKindServer)
 			if len(server) != 1 {
 				t.Fatalf("%d otelgrpc server spans, want 1", len(server))
