@@ -58,9 +58,15 @@ var skipPackages = []string{
 // its goroutine exits (otelguard.ReleaseOnLeak; WithoutReleaseOnLeak turns
 // it off). The stream is judged when the collector finds it: one whose
 // context was done, or whose ClientConn was closed, before it was dropped
-// ends cleaned, not leaked. A stream still referenced — held in a struct,
+// ends cleaned, not leaked. A dropped stream is found after two
+// collections: the first finds the wrapper and judges it, the second lets
+// leak detection report it. A stream still referenced — held in a struct,
 // or by a goroutine blocked in RecvMsg — is not a leak; it stays open
-// (Tracker.Live, a hold threshold and Shutdown show it).
+// (Tracker.Live, a hold threshold and Shutdown show it); so does a stream
+// referenced from its own context (a context value holding it), which gRPC
+// keeps reachable. Tracker.CloseAll releases an open stream as any
+// lifetime: it cancels the stream's context (trigger shutdown), and the
+// caller's next RecvMsg returns Canceled.
 //
 // The stream the caller gets is a wrapper: Header, Trailer, CloseSend,
 // Context, SendMsg and RecvMsg go to gRPC's stream unchanged. The wrapper

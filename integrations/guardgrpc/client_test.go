@@ -456,3 +456,40 @@ func TestManyStreamsFinishedNeverReported(t *testing.T) {
 		}
 	}
 }
+
+// Without WithTracker, a stream is recorded by the Tracker its context
+// carries.
+func TestClientTrackerFromContext(t *testing.T) {
+	tr := newLeakTracker(t)
+	cc := dial(t, newServer(t, nil), grpc.WithStreamInterceptor(guardgrpc.StreamClientInterceptor()))
+	ctx := otelguard.ContextWithTracker(context.Background(), tr.Tracker)
+	if err := drain(watch(t, ctx, cc, "count=1")); err != io.EOF {
+		t.Fatal(err)
+	}
+	if l := tr.one(t); l.Outcome != otelguard.OutcomeCleaned {
+		t.Errorf("outcome %s, want cleaned", l.Outcome)
+	}
+}
+
+// Tracker.CloseAll releases an open stream as it releases any lifetime:
+// the stream's context is cancelled, and its reader gets Canceled.
+func TestCloseAllCancelsOpenStreams(t *testing.T) {
+	tr := newLeakTracker(t)
+	cc := dial(t, newServer(t, nil), grpc.WithStreamInterceptor(guardgrpc.StreamClientInterceptor(guardgrpc.WithTracker(tr.Tracker))))
+	s := watch(t, context.Background(), cc, "hold")
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := tr.CloseAll(ctx); err != nil {
+		t.Fatalf("CloseAll: %v", err)
+	}
+	if err := drain(s); status.Code(err) != codes.Canceled {
+		t.Errorf("Recv after CloseAll: %v, want Canceled", err)
+	}
+	l := tr.one(t)
+	if l.Outcome != otelguard.OutcomeCleaned || l.Trigger != otelguard.TriggerShutdown {
+		t.Errorf("outcome %s, trigger %s; want cleaned, shutdown", l.Outcome, l.Trigger)
+	}
+}
