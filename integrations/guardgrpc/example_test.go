@@ -150,3 +150,47 @@ func ExampleStreamServerInterceptor() {
 	// handler's Tracker is the interceptor's: true
 	// level=WARN msg="otelguard: lifetime outlived its request" otelguard.name=feed.cursor otelguard.kind=resource rpc.system.name=grpc rpc.method=grpc.health.v1.Health/Watch
 }
+
+// Generated client code opens a stream for its caller: naming its package
+// makes a leak's stack start at the caller. Without the option the stack
+// starts at the generated method, with the caller as its next frame.
+func ExampleWithCallerSkipPackages() {
+	for _, skip := range [][]string{nil, {"google.golang.org/grpc/health/grpc_health_v1"}} {
+		exp := memory.New()
+		tracker := otelguard.New(otelguard.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))))
+		cc, stop := startExampleServer(&healthServer{}, nil, grpc.WithStreamInterceptor(guardgrpc.StreamClientInterceptor(
+			guardgrpc.WithTracker(tracker), guardgrpc.WithCallerSkipPackages(skip...))))
+		readFirstOnly(context.Background(), healthpb.NewHealthClient(cc))
+		_ = otelguardtest.Find(tracker)
+		for _, l := range exp.Leaks() {
+			site, _ := l.AcquireSite()
+			fmt.Println(site.Function)
+		}
+		stop()
+		_ = tracker.Shutdown(context.Background())
+	}
+	// Output:
+	// google.golang.org/grpc/health/grpc_health_v1.(*healthClient).Watch
+	// github.com/otelguard/otelguard-go/integrations/guardgrpc_test.readFirstOnly
+}
+
+// WithoutReleaseOnLeak: a dropped stream is reported, not cancelled; it
+// ends, as without guardgrpc, when its context does.
+func ExampleWithoutReleaseOnLeak() {
+	exp := memory.New()
+	tracker := otelguard.New(otelguard.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))))
+	defer tracker.Shutdown(context.Background())
+	cc, stop := startExampleServer(&healthServer{}, nil, grpc.WithStreamInterceptor(guardgrpc.StreamClientInterceptor(
+		guardgrpc.WithTracker(tracker), guardgrpc.WithoutReleaseOnLeak())))
+	defer stop()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // what ends the dropped stream, and its goroutine, here
+	readFirstOnly(ctx, healthpb.NewHealthClient(cc))
+	_ = otelguardtest.Find(tracker)
+	for _, l := range exp.Leaks() {
+		fmt.Println(l.Name, l.Outcome, "cancelled:", l.LeakReleased)
+	}
+	// Output:
+	// grpc.client.stream leaked_without_close cancelled: false
+}
