@@ -120,6 +120,8 @@ type streamState struct {
 	ended atomic.Bool
 	// code is the status the stream finished with, set before ended.
 	code atomic.Uint32
+	// attrs are the span's attributes at start.
+	attrs [2]attribute.KeyValue
 }
 
 // watch is what ends a client stream's lifetime: the Resource and what
@@ -143,13 +145,15 @@ func (i *clientInterceptor) intercept(ctx context.Context, desc *grpc.StreamDesc
 	if i.cancel {
 		sctx, st.cancel = context.WithCancel(ctx)
 	}
-	attrs := [...]attribute.KeyValue{
+	// The attributes live in st, which is on the heap anyway: an array of
+	// their own would escape through WithAttributes, one more allocation.
+	st.attrs = [...]attribute.KeyValue{
 		semconv.RPCSystemNameGRPC,
 		semconv.RPCMethod(strings.TrimPrefix(method, "/")),
 	}
 	var aopts [4]otelguard.AcquireOption
 	n := copy(aopts[:], i.opts)
-	aopts[n] = otelguard.WithAttributes(attrs[:]...)
+	aopts[n] = otelguard.WithAttributes(st.attrs[:]...)
 	w := &watch{st: st, parent: ctx, cc: cc}
 	w.res = otelguard.Acquire(sctx, LifetimeName, st, releaseStream, aopts[:n+1]...)
 
