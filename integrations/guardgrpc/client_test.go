@@ -11,6 +11,7 @@ import (
 
 	"github.com/otelguard/otelguard-go/integrations/guardgrpc"
 	"github.com/otelguard/otelguard-go/otelguard"
+	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -492,4 +493,28 @@ func TestCloseAllCancelsOpenStreams(t *testing.T) {
 	if l.Outcome != otelguard.OutcomeCleaned || l.Trigger != otelguard.TriggerShutdown {
 		t.Errorf("outcome %s, trigger %s; want cleaned, shutdown", l.Outcome, l.Trigger)
 	}
+}
+
+// A stream kept and never finished is not a leak — the collector cannot
+// tell it from one still in use — so it stays open, where Live and Find
+// show it, until its context ends it.
+func TestKeptStreamStaysOpen(t *testing.T) {
+	tr := newLeakTracker(t)
+	cc := dial(t, newServer(t, nil), grpc.WithStreamInterceptor(guardgrpc.StreamClientInterceptor(guardgrpc.WithTracker(tr.Tracker))))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := watch(t, ctx, cc, "silent")
+	err := otelguardtest.Find(tr.Tracker, otelguardtest.MaxRetries(2))
+	if err == nil || !strings.Contains(err.Error(), `"grpc.client.stream": open`) {
+		t.Errorf("Find = %v, want the stream open", err)
+	}
+	if ls := tr.exp.Lifetimes(); len(ls) != 0 {
+		t.Errorf("lifetimes ended while the stream is kept: %v", outcomes(ls))
+	}
+	cancel()
+	l := tr.one(t)
+	if l.Outcome != otelguard.OutcomeCleaned || attr(l, "rpc.response.status_code") != "Canceled" {
+		t.Errorf("%s, %q; want cleaned, Canceled", l.Outcome, attr(l, "rpc.response.status_code"))
+	}
+	runtime.KeepAlive(s)
 }
