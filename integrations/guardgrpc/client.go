@@ -151,11 +151,19 @@ func (i *clientInterceptor) intercept(ctx context.Context, desc *grpc.StreamDesc
 		semconv.RPCSystemNameGRPC,
 		semconv.RPCMethod(strings.TrimPrefix(method, "/")),
 	}
-	var aopts [4]otelguard.AcquireOption
+	var aopts [5]otelguard.AcquireOption
 	n := copy(aopts[:], i.opts)
 	aopts[n] = otelguard.WithAttributes(st.attrs[:]...)
+	n++
+	for _, o := range callOpts {
+		if _, ok := o.(outlivesRequest); ok {
+			aopts[n] = otelguard.OutlivesRequest()
+			n++
+			break
+		}
+	}
 	w := &watch{st: st, parent: ctx, cc: cc}
-	w.res = otelguard.Acquire(sctx, LifetimeName, st, releaseStream, aopts[:n+1]...)
+	w.res = otelguard.Acquire(sctx, LifetimeName, st, releaseStream, aopts[:n]...)
 
 	// gRPC calls OnFinish once, when it finishes the stream for any reason
 	// (from RecvMsg, SendMsg or Header on the caller's goroutine, or from
@@ -179,6 +187,22 @@ func (i *clientInterceptor) intercept(ctx context.Context, desc *grpc.StreamDesc
 	runtime.AddCleanup(s, judge, w)
 	return s, nil
 }
+
+// OutlivesRequest returns a grpc.CallOption that says a client stream is
+// meant to outlive the otelguard.Request in its context, so that the
+// Request's end does not report it (otelguard.OutlivesRequest): a stream
+// a server handler opens on a context detached from its RPC's
+// (context.WithoutCancel keeps the RPC's values, its Request among them)
+// and hands to work that outlasts the RPC. The stream is watched as any
+// other. gRPC ignores the option; without StreamClientInterceptor it does
+// nothing.
+//
+//	stream, err := client.Watch(context.WithoutCancel(ctx), req, guardgrpc.OutlivesRequest())
+func OutlivesRequest() grpc.CallOption { return outlivesRequest{} }
+
+// outlivesRequest is the CallOption OutlivesRequest returns: gRPC's
+// EmptyCallOption, which exists to carry data for interceptors.
+type outlivesRequest struct{ grpc.EmptyCallOption }
 
 // errConnClosing is the status gRPC finishes a stream with when its
 // ClientConn closes (grpc.ErrClientConnClosing, deprecated for users).

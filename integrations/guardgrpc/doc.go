@@ -68,7 +68,9 @@
 // otelguard.request.outlived, a warning through the Tracker's logger and a
 // count in otelguard.lifetime.outlived_request, labelled with
 // rpc.system.name and rpc.method. Lifetimes meant to outlive the RPC are
-// acquired with otelguard.OutlivesRequest().
+// acquired with otelguard.OutlivesRequest(); a client stream so meant is
+// opened with the call option OutlivesRequest() (and a context detached
+// from the RPC's, or gRPC ends it with the RPC).
 //
 // # With otelgrpc
 //

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 
 	"github.com/otelguard/otelguard-go/exporters/memory"
 	"github.com/otelguard/otelguard-go/integrations/guardgrpc"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -193,4 +195,35 @@ func ExampleWithoutReleaseOnLeak() {
 	}
 	// Output:
 	// grpc.client.stream leaked_without_close cancelled: false
+}
+
+// A stream meant to outlive the Request in its context says so with
+// OutlivesRequest; Request.End (what the server interceptors call when a
+// handler returns) reports only the other one.
+func ExampleOutlivesRequest() {
+	tracker := otelguard.New()
+	defer tracker.Shutdown(context.Background())
+	cc, stop := startExampleServer(&healthServer{}, nil, grpc.WithStreamInterceptor(guardgrpc.StreamClientInterceptor(
+		guardgrpc.WithTracker(tracker))))
+	defer stop()
+	client := healthpb.NewHealthClient(cc)
+
+	ctx, req := otelguard.ContextWithRequest(context.Background(), attribute.String("job", "example"))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	forgotten, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: "hold"})
+	if err != nil {
+		panic(err)
+	}
+	handedOff, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: "hold"}, guardgrpc.OutlivesRequest())
+	if err != nil {
+		panic(err)
+	}
+	for _, l := range req.End() {
+		fmt.Println("outlived its request:", l.Name)
+	}
+	runtime.KeepAlive(forgotten)
+	runtime.KeepAlive(handedOff)
+	// Output:
+	// outlived its request: grpc.client.stream
 }

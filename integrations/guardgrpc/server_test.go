@@ -249,3 +249,47 @@ func TestServerReportsAClientStreamLeftOpen(t *testing.T) {
 	}
 	_ = s
 }
+
+// A handler that hands a stream, opened on a context detached from its
+// RPC's, to work that outlasts the RPC: without OutlivesRequest the stream
+// is reported when the handler returns (the detached context still carries
+// the RPC's Request); with it, it is not. Either way the stream is watched
+// and ends when its own context does.
+func TestOutlivesRequestCallOption(t *testing.T) {
+	for _, outlives := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without", true: "with OutlivesRequest"}[outlives], func(t *testing.T) {
+			var logs syncBuffer
+			tr := newLeakTracker(t, otelguard.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			upstream := dial(t, newServer(t, nil), grpc.WithStreamInterceptor(guardgrpc.StreamClientInterceptor(guardgrpc.WithTracker(tr.Tracker))))
+			cancels := make(chan context.CancelFunc, 1)
+			h := &healthServer{handle: func(ctx context.Context, _ string) {
+				ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+				var opts []grpc.CallOption
+				if outlives {
+					opts = append(opts, guardgrpc.OutlivesRequest())
+				}
+				s, err := healthpb.NewHealthClient(upstream).Watch(ctx, &healthpb.HealthCheckRequest{Service: "hold"}, opts...)
+				if err != nil {
+					t.Error(err)
+				}
+				go func() { _ = drain(s) }() // the work that outlasts the RPC
+				cancels <- cancel
+			}}
+			cc := dialPlain(t, newServer(t, h, grpc.UnaryInterceptor(guardgrpc.UnaryServerInterceptor(guardgrpc.WithTracker(tr.Tracker)))))
+			if _, err := healthpb.NewHealthClient(cc).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			if reported := strings.Contains(logs.String(), "otelguard.name=grpc.client.stream"); reported == outlives {
+				t.Errorf("reported as outliving the RPC: %v, want %v:\n%s", reported, !outlives, logs.String())
+			}
+			if n := len(tr.Live()); n != 1 {
+				t.Errorf("%d lifetimes open after the RPC, want the stream", n)
+			}
+			(<-cancels)()
+			l := tr.one(t)
+			if l.Outcome != otelguard.OutcomeCleaned || attr(l, "rpc.response.status_code") != "Canceled" {
+				t.Errorf("%s, %q; want cleaned, Canceled", l.Outcome, attr(l, "rpc.response.status_code"))
+			}
+		})
+	}
+}
