@@ -53,6 +53,7 @@ import (
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
 	"github.com/otelguard/otelguard-go/integrations/guardsql/pgtest"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -239,5 +240,5 @@ func (s *server) handleGC(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	fmt.Fprintln(w, s.tracker.LeakCount())
+	fmt.Fprintln(w, bridge.LeakCount(s.tracker))
 }
