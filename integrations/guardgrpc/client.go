@@ -251,7 +251,7 @@ func judge(w *watch) {
 // the status the stream finished with (none for a leak).
 func releaseStream(ctx context.Context, s *streamState) error {
 	if s.ended.Load() {
-		setEndAttributes(ctx, statusAttr(codes.Code(s.code.Load())))
+		setEndAttributes(ctx, statusAttr(codes.Code(s.code.Load()))...)
 	}
 	if s.cancel != nil {
 		s.cancel()
@@ -299,17 +299,19 @@ func (s *clientStream) Header() (md metadata.MD, err error) {
 }
 
 // statusAttrs are rpc.response.status_code for each gRPC code, made once,
-// in the form otelgrpc records (codes.Code.String).
-var statusAttrs = func() (a [17]attribute.KeyValue) {
+// in the form otelgrpc records (codes.Code.String), each in a slice of its
+// own: passed on as it is, a variadic call allocates nothing.
+var statusAttrs = func() (a [17][1]attribute.KeyValue) {
 	for c := range a {
-		a[c] = semconv.RPCResponseStatusCode(codes.Code(c).String())
+		a[c][0] = semconv.RPCResponseStatusCode(codes.Code(c).String())
 	}
 	return a
 }()
 
-func statusAttr(c codes.Code) attribute.KeyValue {
+// statusAttr returns rpc.response.status_code for c.
+func statusAttr(c codes.Code) []attribute.KeyValue {
 	if int(c) < len(statusAttrs) {
-		return statusAttrs[c]
+		return statusAttrs[c][:]
 	}
-	return semconv.RPCResponseStatusCode(c.String())
+	return []attribute.KeyValue{semconv.RPCResponseStatusCode(c.String())}
 }

@@ -260,6 +260,9 @@ func TestDetectionMatrix(t *testing.T) {
 				if got := attr(l, "rpc.response.status_code"); got != "" {
 					t.Errorf("rpc.response.status_code = %q on a leak, want none", got)
 				}
+				if got := attr(l, "otelguard.missed_close"); got != "true" {
+					t.Errorf("otelguard.missed_close = %q on a leak, want true", got)
+				}
 			} else {
 				if findErr != nil {
 					t.Errorf("Find: %v", findErr)
@@ -269,6 +272,11 @@ func TestDetectionMatrix(t *testing.T) {
 				}
 				if got := attr(l, "rpc.response.status_code"); got != row.code {
 					t.Errorf("rpc.response.status_code = %q, want %q", got, row.code)
+				}
+				// Finished by gRPC's rules — an owner's cancel or Close
+				// included — is not a missed close.
+				if got := attr(l, "otelguard.missed_close"); got != "" {
+					t.Errorf("otelguard.missed_close = %q, want none", got)
 				}
 			}
 			// Whatever the row did, gRPC's goroutines for the stream (the

@@ -3,16 +3,14 @@ package guardgrpc
 import (
 	"context"
 
+	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // setEndAttributes sets kv on the span of the lifetime whose release runs
-// with ctx, when it ends. The core gives a release a context carrying the
-// lifetime's span and ends that span after the release returns, as
-// guardhttp's releaseBody relies on; otelguard.SetEndAttributes, being
-// added to the core, says so as a contract, and replaces this body once
-// it is there.
+// with ctx, when it ends (otelguard.SetEndAttributes): the one place the
+// package says so, kept as a function of its own so that a change of the
+// core's contract is a one-line change here.
 func setEndAttributes(ctx context.Context, kv ...attribute.KeyValue) {
-	trace.SpanFromContext(ctx).SetAttributes(kv...)
+	otelguard.SetEndAttributes(ctx, kv...)
 }
