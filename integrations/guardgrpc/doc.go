@@ -92,10 +92,11 @@
 //
 // # Cost
 //
-// Measured over loopback with every span recorded (BenchmarkGRPC, paired
-// runs on a shared 2-core machine): a unary call through the server
-// interceptor costs nothing measurable beside otelgrpc alone (0.98×,
-// +6 allocations); a 10-message stream watched on the client and served
-// through the stream interceptor is 1.29× otelgrpc alone (+36
-// allocations, +4.5 KB). docs/guardgrpc.md has the table and the command.
+// Measured over loopback with every span recorded (BenchmarkGRPC, two
+// sessions of 12 paired runs on a shared 2-core machine): a unary call
+// through the server interceptor costs nothing measurable beside otelgrpc
+// alone (+6 allocations); a 10-message stream watched on the client and
+// served through the stream interceptor measured 0.98× and 1.29× otelgrpc
+// alone (median paired ratios; +37 allocations, +3.8 KB).
+// docs/guardgrpc.md has the table and the command.
 package guardgrpc
