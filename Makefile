@@ -58,7 +58,7 @@ unit:
 ## integrations: each module under integrations/ (its own go.mod, as
 ## OpenTelemetry's contrib instrumentations are), its race-enabled tests
 ## against its own go.mod; a module added there is tested without an edit here
-## (today integrations/guardhttp and integrations/guardsql)
+## (today integrations/guardgrpc, integrations/guardhttp and integrations/guardsql)
 INTEGRATIONS = $(shell find integrations -mindepth 2 -maxdepth 2 -name go.mod 2>/dev/null | xargs -rn1 dirname | sort)
 integrations:
 	@for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; (cd $$m && GOWORK=off $(GO) test -race -count=1 ./...) || exit 1; done
@@ -162,16 +162,16 @@ bench-memory: bench-bin
 	@echo; echo "== MemoryPerOpen (beyond-span-B/open is what the target, at most 320 B, is about)"; \
 		$(BENCHSTAT) .bench/memory.txt
 
-## bench-integrations: guardhttp's and guardsql's benchmarks beside their
-## baselines (the bare transport, handler or driver, and the same with one
-## raw span), as bench-ops measures the core's: each test binary built once
-## and run BENCHCOUNT times, both after the same `run: N` line in
+## bench-integrations: guardhttp's, guardsql's and guardgrpc's benchmarks
+## beside their baselines (the bare transport, handler or driver, and the
+## same with one raw span; otelgrpc alone for guardgrpc), as bench-ops
+## measures the core's: each test binary built once and run BENCHCOUNT times, both after the same `run: N` line in
 ## .bench/integrations.txt, paired run by run. BenchmarkPostgresSelect
 ## starts a PostgreSQL server on 127.0.0.1 in each run (skipped without one).
-INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$'
+INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$' 'guardgrpc:^BenchmarkGRPC$$'
 bench-integrations:
 	mkdir -p .bench
-	for m in guardhttp guardsql; do \
+	for m in guardhttp guardsql guardgrpc; do \
 		(cd integrations/$$m && GOWORK=off $(GO) test -c -o ../../.bench/$$m.test .); \
 	done
 	rm -f .bench/integrations.txt
@@ -183,7 +183,7 @@ bench-integrations:
 				-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 30m) | tee -a .bench/integrations.txt; \
 		done; \
 	done
-	@for f in Transport TransportOwn Handler HandlerServeHTTP Select Tx PostgresSelect; do \
+	@for f in Transport TransportOwn Handler HandlerServeHTTP Select Tx PostgresSelect GRPC; do \
 		echo; echo "== $$f (baseline first)"; \
 		$(BENCHSTAT) -ignore run,pkg -filter ".name:$$f" -col /impl .bench/integrations.txt; \
 	done
