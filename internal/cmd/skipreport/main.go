@@ -6,7 +6,8 @@
 // As a filter, with -o, it reads go test -json from standard input, copies
 // it to the file, and prints what go test prints without -json: each
 // package's ok or FAIL line, the output of the tests that fail, build
-// errors, and whatever a test binary printed outside its tests. A test
+// errors, benchmark results, and whatever a test binary printed outside its
+// tests. A test
 // binary that dies (a -timeout panic, a crash) has its running tests'
 // output printed, their names in it:
 //
@@ -121,6 +122,7 @@ func filter(r io.Reader, raw, w io.Writer) error {
 	// unfinished ones of a package that died in the order they ran.
 	held := map[[2]string]*strings.Builder{}
 	var order [][2]string
+	midResult := map[[2]string]bool{}
 	printf := func(s string) error {
 		_, err := io.WriteString(w, s)
 		return err
@@ -134,6 +136,12 @@ func filter(r io.Reader, raw, w io.Writer) error {
 		key := [2]string{e.Package, e.Test}
 		switch {
 		case e.Action == "build-output":
+			return printf(e.Output)
+		case e.Test != "" && e.Action == "output" && (midResult[key] || isResult(e)):
+			// A benchmark's result, which go test prints as it comes (a
+			// benchmark has no pass event to wait for), in two pieces:
+			// the name, then the figures and a newline.
+			midResult[key] = !strings.HasSuffix(e.Output, "\n")
 			return printf(e.Output)
 		case e.Test != "" && e.Action == "output":
 			b := held[key]
@@ -174,6 +182,13 @@ func filter(r io.Reader, raw, w io.Writer) error {
 		return nil
 	})
 	return errors.Join(err, bw.Flush())
+}
+
+// isResult tells the first piece of a benchmark's result line: its name
+// with a -GOMAXPROCS suffix and padding, as opposed to the line of its
+// name alone that go test -json prints when it starts.
+func isResult(e event) bool {
+	return strings.HasPrefix(e.Test, "Benchmark") && strings.HasPrefix(e.Output, e.Test) && e.Output != e.Test+"\n"
 }
 
 // isProgress tells a line that go test -v prints and go test does not:

@@ -22,7 +22,10 @@ import (
 //     -timeout 2s ./testdata/sample (TestHang is still running when the
 //     timeout's panic ends the binary);
 //   - buildfail.json: go test -json of a package whose test does not
-//     compile (example.com/bf/broken, a module made for it).
+//     compile (example.com/bf/broken, a module made for it);
+//   - benchpass.json: go test -json -run '^$' -bench . -benchtime 1x of a
+//     module made for it (example.com/bb): BenchmarkA reports a metric,
+//     BenchmarkB has a sub-benchmark and logs.
 
 func read(t *testing.T, name string) []byte {
 	t.Helper()
@@ -81,6 +84,18 @@ func TestFilterBenchmarks(t *testing.T) {
 	}
 }
 
+// Benchmark results are printed as they come, as go test prints them.
+func TestFilterBenchmarkResults(t *testing.T) {
+	got := filtered(t, read(t, "benchpass.json"))
+	inOrder(t, got, "cpu: AMD EPYC\n",
+		"BenchmarkA-2   \t       1\t       ", " ns/op\t         3.000 cycles\n",
+		"BenchmarkB/x=1-2         \t       1\t       ", " ns/op\n",
+		"ok  \texample.com/bb\t")
+	if strings.Contains(got, "BenchmarkA\n") || strings.Contains(got, "=== RUN") {
+		t.Errorf("a benchmark's start was printed:\n%s", got)
+	}
+}
+
 // A test still running when the binary dies: its output, with the
 // timeout's panic that names it, comes before the package's FAIL line.
 func TestFilterTimeout(t *testing.T) {
@@ -113,7 +128,7 @@ func TestFilterPassesOtherLines(t *testing.T) {
 func TestSkips(t *testing.T) {
 	const pkg = "github.com/otelguard/otelguard-go/internal/cmd/skipreport/testdata/sample"
 	var got []skip
-	for _, f := range []string{"sample.json", "bench.json", "hang.json", "buildfail.json"} {
+	for _, f := range []string{"sample.json", "bench.json", "hang.json", "buildfail.json", "benchpass.json"} {
 		s, err := skipsIn(bytes.NewReader(read(t, f)))
 		if err != nil {
 			t.Fatal(err)
