@@ -77,7 +77,7 @@ check-all: lint unit integrations examples-test
 skips: skipreport
 	@shopt -s nullglob; files=($(TESTOUT)/*.json); \
 		if [ $${#files[@]} = 0 ]; then echo "make skips: no test output in $(TESTOUT)"; exit 0; fi; \
-		$(SKIPREPORT) "$${files[@]}"
+		$(SKIPREPORT) $$(ls -tr "$${files[@]}")
 
 skipreport:
 	@mkdir -p $(TESTOUT)
@@ -116,11 +116,12 @@ unit: skipreport
 ## integrations: each module under integrations/ (its own go.mod, as
 ## OpenTelemetry's contrib instrumentations are), its race-enabled tests
 ## against its own go.mod; a module added there is tested without an edit here
-## (today integrations/guardhttp and integrations/guardsql)
+## (today integrations/guardhttp and integrations/guardsql). A module that
+## fails does not stop the others: the target fails once all have run.
 INTEGRATIONS = $(shell find integrations -mindepth 2 -maxdepth 2 -name go.mod 2>/dev/null | xargs -rn1 dirname | sort)
 integrations: skipreport
-	@for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; \
-		(cd $$m && GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,integration-$$(basename $$m))) || exit 1; done
+	@status=0; for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; \
+		(cd $$m && GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,integration-$$(basename $$m))) || status=1; done; exit $$status
 
 ## test-go127: the library's and the integrations' race-enabled unit tests
 ## on the next Go, GO127, which the go command fetches from the module proxy
@@ -131,16 +132,28 @@ test-go127: skipreport
 	@v=$$(GOTOOLCHAIN=$(GO127) $(GO) env GOVERSION); echo "test-go127: $$(GOTOOLCHAIN=$(GO127) $(GO) version)"; \
 		[ "$$v" = $(GO127) ] || { echo "test-go127: GOTOOLCHAIN=$(GO127) runs $$v, not $(GO127)" >&2; exit 1; }
 	GOTOOLCHAIN=$(GO127) GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,go127-unit)
-	@for m in $(INTEGRATIONS); do echo "GOTOOLCHAIN=$(GO127) go test -race ./... in $$m"; \
-		(cd $$m && GOTOOLCHAIN=$(GO127) GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,go127-integration-$$(basename $$m))) || exit 1; done
+	@status=0; for m in $(INTEGRATIONS); do echo "GOTOOLCHAIN=$(GO127) go test -race ./... in $$m"; \
+		(cd $$m && GOTOOLCHAIN=$(GO127) GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,go127-integration-$$(basename $$m))) || status=1; done; exit $$status
 
 ## test-checkfinalizers: the core's tests (./otelguard/...) under
-## GODEBUG=checkfinalizers=1, which has the runtime check, at each GC, that
-## no cleanup or finalizer can reach the object it is attached to (such a
-## one never runs: leak detection would miss the leak), and report
-## any that can. Without the race detector: the check is the runtime's.
+## GODEBUG=checkfinalizers=1: at each GC the runtime checks that no cleanup
+## or finalizer can reach the object it is attached to (one that can never
+## runs: leak detection would miss the leak), and ends the test binary with
+## "detected possible issues with cleanups and/or finalizers" if one can.
+## GODEBUG reaches the test binaries (and the processes they start) through
+## -exec, not the compiler. Without the race detector (unit has it): about
+## 12 s on 2 cores, 45 s with it. CHECKFINALIZERS_SKIP leaves out, saying
+## so, the one test that cannot pass under it today: the child process of
+## TestVerifyTestMainInAChildProcess/clean must write nothing to stderr,
+## and the mode writes a "checkfinalizers: queue:" line there at each GC.
+CHECKFINALIZERS_SKIP ?= ^TestVerifyTestMainInAChildProcess$$/^clean$$
 test-checkfinalizers: skipreport
-	GODEBUG=checkfinalizers=1 GOWORK=off $(GOTEST) -count=1 -timeout $(UNIT_TIMEOUT) ./otelguard/... | $(call TO_JSON,checkfinalizers)
+	@if [ -n '$(CHECKFINALIZERS_SKIP)' ]; then echo "test-checkfinalizers: left out (-skip): $(CHECKFINALIZERS_SKIP): its child's stderr must be empty, and checkfinalizers writes there"; fi
+	GOWORK=off $(GOTEST) -count=1 -timeout $(UNIT_TIMEOUT) -exec 'env GODEBUG=checkfinalizers=1' -skip '$(CHECKFINALIZERS_SKIP)' ./otelguard/... | $(call TO_JSON,checkfinalizers)
+	@# what -skip left out, in the summary of skips as a skip of its own
+	@if [ -n '$(CHECKFINALIZERS_SKIP)' ]; then \
+		printf '{"Action":"output","Package":"(make test-checkfinalizers)","Test":"%s","Output":"left out by CHECKFINALIZERS_SKIP: its child must write nothing to stderr, and GODEBUG=checkfinalizers=1 writes a queue line there at each GC\\n"}\n{"Action":"skip","Package":"(make test-checkfinalizers)","Test":"%s"}\n' \
+			'$(CHECKFINALIZERS_SKIP)' '$(CHECKFINALIZERS_SKIP)' >> $(TESTOUT)/checkfinalizers.json; fi
 
 ## benchonce: every benchmark of every module, one iteration each, so that
 ## benchmark code cannot rot unseen and the checks benchmarks make run in

@@ -17,8 +17,9 @@
 // unless it cannot write.
 //
 // Given files, it prints the summary: every test (or benchmark, or
-// subtest) that skipped, by package, with the message it gave t.Skip, in
-// the order the files and their tests ran:
+// subtest) that skipped, by package, with the runs it skipped in (the
+// files' names) and the message it gave t.Skip, in the order the files
+// and their tests ran:
 //
 //	skipreport .test-output/*.json
 //
@@ -34,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -77,10 +79,33 @@ func run(out string, files []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		skips = append(skips, s...)
+		run := strings.TrimSuffix(filepath.Base(name), ".json")
+		for i := range s {
+			s[i].runs = []string{run}
+		}
+		skips = merge(append(skips, s...))
 	}
 	report(os.Stdout, skips)
 	return nil
+}
+
+// merge folds the skips of one test with one reason in several runs (make
+// test runs the unit tests on two Go versions) into the first, its runs
+// the runs of all.
+func merge(skips []skip) []skip {
+	type key struct{ pkg, test, reason string }
+	first := map[key]int{}
+	var out []skip
+	for _, s := range skips {
+		k := key{s.pkg, s.test, s.reason}
+		if i, ok := first[k]; ok {
+			out[i].runs = append(out[i].runs, s.runs...)
+			continue
+		}
+		first[k] = len(out)
+		out = append(out, s)
+	}
+	return out
 }
 
 // event is a line of go test -json (cmd/test2json, and the go command's
@@ -200,7 +225,8 @@ func isProgress(s string) bool {
 // A skip is a test that skipped, and why.
 type skip struct {
 	pkg, test string
-	reason    string // the test's output bar the progress and SKIP lines; "" if it said nothing
+	reason    string   // the test's output bar the progress and SKIP lines; "" if it said nothing
+	runs      []string // the go test runs (the files, without .json) it skipped in
 }
 
 // skipsIn returns the tests of r (go test -json) that skipped.
@@ -280,7 +306,11 @@ func report(w io.Writer, skips []skip) {
 			case len(r) > maxReason:
 				r = append([]string{"..."}, r[len(r)-maxReason:]...)
 			}
-			fmt.Fprintf(w, "  SKIP %s: %s\n", s.test, strings.Join(r, "\n      "))
+			runs := ""
+			if len(s.runs) > 0 {
+				runs = " [" + strings.Join(s.runs, ", ") + "]"
+			}
+			fmt.Fprintf(w, "  SKIP %s%s: %s\n", s.test, runs, strings.Join(r, "\n      "))
 		}
 	}
 }

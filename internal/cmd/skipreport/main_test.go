@@ -136,12 +136,12 @@ func TestSkips(t *testing.T) {
 		got = append(got, s...)
 	}
 	want := []skip{
-		{pkg, "TestSkipOneLine", "sample_test.go:15: no PostgreSQL server (apt-get install -y postgresql)"},
-		{pkg, "TestSkipTwoLines", "sample_test.go:18: a log before the skip\nsample_test.go:19: first line\n    second line"},
-		{pkg, "TestSub/skips", "sample_test.go:24: only on Tuesdays"},
-		{pkg, "TestSkipNoReason", ""},
-		{pkg, "TestHang", "sample_test.go:38: hangs only with SAMPLE_HANG=1"},
-		{pkg, "BenchmarkSkip", "sample_test.go:34: needs a server"},
+		{pkg, "TestSkipOneLine", "sample_test.go:15: no PostgreSQL server (apt-get install -y postgresql)", nil},
+		{pkg, "TestSkipTwoLines", "sample_test.go:18: a log before the skip\nsample_test.go:19: first line\n    second line", nil},
+		{pkg, "TestSub/skips", "sample_test.go:24: only on Tuesdays", nil},
+		{pkg, "TestSkipNoReason", "", nil},
+		{pkg, "TestHang", "sample_test.go:38: hangs only with SAMPLE_HANG=1", nil},
+		{pkg, "BenchmarkSkip", "sample_test.go:34: needs a server", nil},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("skips:\n%q\nwant\n%q", got, want)
@@ -156,19 +156,22 @@ func TestReport(t *testing.T) {
 	}
 	b.Reset()
 	long := strings.TrimSuffix(strings.Repeat("log line\n", 10), "\n") + "\nf_test.go:9: the reason"
-	report(&b, []skip{
-		{"a", "TestA", "a_test.go:1: no server"},
-		{"b", "TestB", ""},
-		{"a", "TestC/sub", "c_test.go:3: first\n    second"},
-		{"b", "TestLong", long},
-	})
-	want := `skipped tests: 4, in 2 packages
+	report(&b, merge([]skip{
+		{"a", "TestA", "a_test.go:1: no server", []string{"unit"}},
+		{"b", "TestB", "", []string{"unit"}},
+		{"a", "TestC/sub", "c_test.go:3: first\n    second", nil},
+		{"a", "TestA", "a_test.go:1: no server", []string{"go127-unit"}},
+		{"a", "TestA", "a_test.go:1: another reason", []string{"checkfinalizers"}},
+		{"b", "TestLong", long, nil},
+	}))
+	want := `skipped tests: 5, in 2 packages
 a
-  SKIP TestA: a_test.go:1: no server
+  SKIP TestA [unit, go127-unit]: a_test.go:1: no server
   SKIP TestC/sub: c_test.go:3: first
           second
+  SKIP TestA [checkfinalizers]: a_test.go:1: another reason
 b
-  SKIP TestB: (no reason given)
+  SKIP TestB [unit]: (no reason given)
   SKIP TestLong: ...
       log line
       log line
