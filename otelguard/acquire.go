@@ -93,10 +93,14 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 		t.beginAfterShutdown(l, ctx)
 		return
 	}
-	if l.flags&(flDetect|flCancelWatch|flMember) != 0 {
-		l.capture(cfg, skip+1)
+	hold := cfg.hold
+	if hold == 0 {
+		hold = t.cfg.defaultHold
 	}
-	hold := t.start(l, ctx, k, cfg)
+	if l.flags&(flDetect|flCancelWatch|flMember) != 0 || hold > 0 {
+		l.capture(cfg, skip+1) // a hold report names the acquire site too
+	}
+	t.start(l, ctx, k, hold, cfg)
 	t.register(l, ctx, cfg)
 	t.arm(l, ctx, hold)
 }
@@ -128,9 +132,8 @@ func (l *lifetime) capture(cfg *acquireConfig, skip int) {
 }
 
 // start starts the span, takes the acquire time and counts the lifetime
-// in the metrics. It returns the hold threshold, and makes the lifetime's
-// extra if its arming needs one.
-func (t *Tracker) start(l *lifetime, ctx context.Context, k kind, cfg *acquireConfig) (hold time.Duration) {
+// in the metrics. It makes the lifetime's extra if its arming needs one.
+func (t *Tracker) start(l *lifetime, ctx context.Context, k kind, hold time.Duration, cfg *acquireConfig) {
 	if ts := t.tracerFor(); !ts.noop {
 		var span trace.Span
 		if len(cfg.attrs) == 0 {
@@ -159,14 +162,9 @@ func (t *Tracker) start(l *lifetime, ctx context.Context, k kind, cfg *acquireCo
 		l.m = m.attrsFor(l.name, k)
 		m.recordStart(ctx, l.m)
 	}
-	hold = cfg.hold
-	if hold == 0 {
-		hold = t.cfg.defaultHold
-	}
 	if hold > 0 || l.flags&flCancelWatch != 0 {
 		l.x.Store(&lifetimeExtra{})
 	}
-	return hold
 }
 
 // register publishes the lifetime: in the registry (Live, Shutdown,

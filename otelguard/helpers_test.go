@@ -23,18 +23,42 @@ func TestMain(m *testing.M) {
 
 // harness is a Tracker recording into a SpanRecorder.
 type harness struct {
-	rec *tracetest.SpanRecorder
-	tp  *sdktrace.TracerProvider
-	tr  *otelguard.Tracker
+	rec   *tracetest.SpanRecorder // every span but findings
+	finds *tracetest.SpanRecorder // the finding spans (otelguard.finding)
+	tp    *sdktrace.TracerProvider
+	tr    *otelguard.Tracker
 }
 
 func newHarness(t testing.TB, opts ...otelguard.Option) *harness {
 	t.Helper()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	rec, finds := tracetest.NewSpanRecorder(), tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(onlySpans{rec, false}),
+		sdktrace.WithSpanProcessor(onlySpans{finds, true}))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	opts = append([]otelguard.Option{otelguard.WithTracerProvider(tp)}, opts...)
-	return &harness{rec: rec, tp: tp, tr: otelguard.New(opts...)}
+	return &harness{rec: rec, finds: finds, tp: tp, tr: otelguard.New(opts...)}
+}
+
+// onlySpans passes to its processor the finding spans (findings) or every
+// other span.
+type onlySpans struct {
+	sdktrace.SpanProcessor
+	findings bool
+}
+
+func isFinding(name string) bool { return name == "otelguard.finding" }
+
+func (o onlySpans) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) {
+	if isFinding(s.Name()) == o.findings {
+		o.SpanProcessor.OnStart(ctx, s)
+	}
+}
+
+func (o onlySpans) OnEnd(s sdktrace.ReadOnlySpan) {
+	if isFinding(s.Name()) == o.findings {
+		o.SpanProcessor.OnEnd(s)
+	}
 }
 
 // ended returns the ended spans with the given name.
@@ -137,3 +161,14 @@ const (
 	defaultLeakLogInterval   = time.Minute
 	defaultLeakCheckInterval = time.Minute
 )
+
+// withoutFindings drops the finding spans (findings_test.go checks them).
+func withoutFindings(ss []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range ss {
+		if !isFinding(s.Name()) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

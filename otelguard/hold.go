@@ -27,6 +27,7 @@ func (l *lifetime) onHoldExceeded() {
 	if l.m != nil {
 		l.t.meters.recordHeld(l.m)
 	}
+	l.finding(findingHeld)
 	if lg := l.t.cfg.logger; lg != nil {
 		lg.LogAttrs(context.Background(), slog.LevelWarn, "otelguard: lifetime held too long",
 			slog.String("otelguard.name", l.name),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/internal/attrkey"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -37,6 +38,7 @@ type meters struct {
 	held     metric.Int64Counter
 	outlived metric.Int64Counter
 	missed   metric.Int64Counter
+	findings metric.Int64Counter
 
 	// The attribute cache is copy-on-write: readers load a map and never
 	// lock; a new (name, kind) pair copies it under mu. It stops growing
@@ -135,6 +137,9 @@ func newMeters(mp metric.MeterProvider) *meters {
 	m.held, e = meter.Int64Counter(attrkey.MetricHeldTooLong, metric.WithUnit("{lifetime}"),
 		metric.WithDescription("Guarded lifetimes still open after their hold threshold."))
 	handle(e)
+	m.findings, e = meter.Int64Counter(attrkey.MetricFindings, metric.WithUnit("{finding}"),
+		metric.WithDescription("Findings: what the library learned about a lifetime that its owner did not say, by otelguard.finding."))
+	handle(e)
 	m.missed, e = meter.Int64Counter(attrkey.MetricMissedClose, metric.WithUnit("{lifetime}"),
 		metric.WithDescription("Guarded lifetimes their owner never ended: leaked, open at shutdown, or closed because a context ended."))
 	handle(e)
@@ -223,6 +228,11 @@ func (m *meters) recordOutlived(a *metricAttrs, attrs []attribute.KeyValue) {
 
 func (m *meters) recordMissed(ctx context.Context, a *metricAttrs) {
 	m.missed.Add(ctx, 1, a.base...)
+}
+
+func (m *meters) recordFinding(f *bridge.Finding) {
+	m.findings.Add(context.Background(), 1, metric.WithAttributes(
+		attrkey.Finding.String(f.Kind), attrkey.Name.String(f.Name), attrkey.Kind.String(f.LifetimeKind)))
 }
 
 func (m *meters) recordHeld(a *metricAttrs) {

@@ -155,3 +155,22 @@ func missedCount(t *testing.T, h *metricHarness) int64 {
 	}
 	return n
 }
+
+// SetEndAttributes in a ReleaseOnLeak release reaches the leaked span.
+func TestSetEndAttributesInAReleaseOnLeakRelease(t *testing.T) {
+	h := newHarness(t)
+	dropWithEndAttributes(h.tr)
+	collectLeaks(t, h.tr, 1)
+	if got := attrs(h.one(t, "drained"))["body.drained"].AsBool(); !got {
+		t.Fatalf("the release's end attribute was dropped on the leak: %v", attrs(h.one(t, "drained")))
+	}
+}
+
+//go:noinline
+func dropWithEndAttributes(tr *otelguard.Tracker) {
+	//otelguard:handoff leaked on purpose
+	otelguard.Acquire(context.Background(), "drained", 0, func(ctx context.Context, _ int) error {
+		otelguard.SetEndAttributes(ctx, attribute.Bool("body.drained", true))
+		return nil
+	}, otelguard.WithTracker(tr), otelguard.ReleaseOnLeak())
+}

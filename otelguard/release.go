@@ -134,6 +134,7 @@ func (r release) complete(res relResult, cleanup time.Duration, detached bool) {
 	l.endReleased(res, r.trig, cleanup, detached)
 	if e := l.endOf(); e != nil && e.missed != "" {
 		l.logEnd(missedContext, false, true)
+		l.finding(findingContext)
 		l.t.recordMissed(l, missedContext, false)
 	}
 }

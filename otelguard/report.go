@@ -74,9 +74,6 @@ func (l *lifetime) endReleased(res relResult, trig Trigger, cleanup time.Duratio
 	missed := ""
 	if e := l.endOf(); e != nil {
 		missed = e.missed
-		if rec {
-			attrs = append(attrs, e.attrs...)
-		}
 	}
 	l.conclude(outcome, trig, msg, attrs, cleanup, missed)
 }
@@ -115,6 +112,7 @@ func (l *lifetime) endLeaked(released bool, cleanup time.Duration) {
 	}
 	l.conclude(OutcomeLeaked, TriggerGC, leakStatus, attrs, cleanup, leakStatus)
 	l.logEnd(missedLeak, released, true)
+	l.finding(findingLeak)
 }
 
 // shutdownStatus describes an open_at_shutdown missed close.
@@ -129,6 +127,7 @@ func (l *lifetime) endSpan(o Outcome, trig Trigger) {
 	}
 	l.conclude(o, trig, shutdownStatus, nil, -1, shutdownStatus)
 	l.logEnd(missedShutdown, false, false)
+	l.finding(findingShutdown)
 }
 
 // conclude records the end of a lifetime whose outcome this caller owns:
@@ -169,6 +168,9 @@ func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []a
 	}
 	if held {
 		attrs = append(attrs, attrkey.HoldExceeded.Bool(true))
+	}
+	if e := l.endOf(); e != nil {
+		attrs = append(attrs, e.attrs...) // SetEndAttributes, whatever ended the lifetime
 	}
 	if missed != "" {
 		attrs = append(attrs, attrkey.MissedClose.Bool(true))

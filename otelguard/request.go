@@ -116,9 +116,17 @@ func (r *Request) End(attrs ...attribute.KeyValue) []LiveLifetime {
 			continue
 		}
 		l.outlived(r.attrs)
+		l.finding(findingOutlived)
 		out = append(out, l.live())
 	}
 	return out
+}
+
+// attributes returns a copy of the Request's attributes.
+func (r *Request) attributes() []attribute.KeyValue {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]attribute.KeyValue(nil), r.attrs...)
 }
 
 // outlived reports l as outliving its request.

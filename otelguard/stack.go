@@ -233,4 +233,3 @@ func formatFrame(f runtime.Frame) string {
 
 // stackText is the lifetime's acquire stack as its Tracker renders it.
 func (l *lifetime) stackText() string { return l.stack.format() }
-

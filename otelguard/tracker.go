@@ -36,7 +36,8 @@ type Tracker struct {
 	leaks  leakBook
 	scan   leakScan
 	sites  siteCounts
-	logs   siteLimits
+	logs   siteLimits // the leak log's per-site limits
+	finds  siteLimits // the findings' per-site limits
 
 	meterOnce sync.Once
 	meters    *meters

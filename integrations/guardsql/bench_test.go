@@ -118,10 +118,7 @@ func BenchmarkTx(b *testing.B) {
 // tests start (skipped without one), through pgx, over loopback TCP: what
 // the same overhead weighs against a database across a socket.
 func BenchmarkPostgresSelect(b *testing.B) {
-	pgOnce.Do(startShared)
-	if pgMissing != nil {
-		b.Skip(pgMissing)
-	}
+	pg := postgres(b)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
 	tracer := tp.Tracer("bench")
 	tr := otelguard.New(otelguard.WithTracerProvider(tp))
@@ -140,8 +137,8 @@ func BenchmarkPostgresSelect(b *testing.B) {
 		}
 		return db
 	}
-	bare := open(sql.Open("pgx", pgServer.DSN))
-	guarded := open(guardsql.Open("pgx", pgServer.DSN, guardsql.WithTracker(tr)))
+	bare := open(sql.Open("pgx", pg.DSN))
+	guarded := open(guardsql.Open("pgx", pg.DSN, guardsql.WithTracker(tr)))
 	ctx := context.Background()
 	for _, impl := range []struct {
 		name string

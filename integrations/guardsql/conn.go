@@ -44,6 +44,11 @@ type conn struct {
 	heldE *ending
 	txCtx context.Context // the BeginTx context of the transaction open on it, if any
 	bad   bool            // IsValid reports false: see Rollback
+	// skipped: the last ExecContext or QueryContext returned
+	// driver.ErrSkip, so database/sql's next call on c is a Prepare of a
+	// statement for that one call (its documented fallback for a driver
+	// without the fast path), which is not watched (startStmt).
+	skipped bool
 }
 
 // resetConn is a conn whose driver connection has ResetSession.
@@ -155,13 +160,13 @@ func finish(res *otelguard.Resource[*ending], e *ending, by closedBy, commit, ct
 }
 
 // checkout notes the first call on c since it was returned to the pool.
-// When the frames (seen, walkCaller's) show a DB.Conn checkout, or a call
-// on the *sql.Conn it returned (a checkout that reached the driver with
+// When the frames (s, walkCaller's) show a DB.Conn checkout, or a call on
+// the *sql.Conn it returned (a checkout that reached the driver with
 // nothing to call), the checkout is watched as db.conn until the
 // connection is returned.
-func (c *conn) checkout(ctx context.Context, seen uint16) {
+func (c *conn) checkout(ctx context.Context, s site) {
 	c.out = true
-	if seen&(fDBConn|fSQLConn) != 0 && c.held == nil {
+	if (s == siteDBConn || s == siteSQLConn) && c.held == nil {
 		e := &ending{}
 		c.held, c.heldE = c.begin(ctx, SpanConn, e, kConn, ""), e
 	}
@@ -169,7 +174,7 @@ func (c *conn) checkout(ctx context.Context, seen uint16) {
 
 // returned notes that c is back in the pool, or closed.
 func (c *conn) returned() {
-	c.out = false
+	c.out, c.skipped = false, false
 	if res, e := c.held, c.heldE; res != nil {
 		c.held, c.heldE = nil, nil
 		_ = finish(res, e, byNone, false, false)
@@ -181,9 +186,10 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	seen := walkCaller() // a statement for one call is not watched (startStmt)
+	oneShot := c.skipped // a statement for one call is not watched (startStmt)
+	c.skipped = false
 	if !c.out {
-		c.checkout(ctx, seen)
+		c.checkout(ctx, walkCaller())
 	}
 	var s driver.Stmt
 	var err error
@@ -204,7 +210,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, err
 	}
-	return c.startStmt(ctx, s, query, seen), nil
+	return c.startStmt(ctx, s, query, oneShot), nil
 }
 
 func (c *conn) Close() error {
@@ -217,6 +223,7 @@ func (c *conn) Begin() (driver.Tx, error) {
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.skipped = false
 	if !c.out {
 		c.checkout(ctx, walkCaller())
 	}
@@ -271,6 +278,12 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !c.out {
 		c.checkout(ctx, walkCaller())
 	}
+	res, err := c.execDriver(ctx, query, args)
+	c.skipped = err == driver.ErrSkip // database/sql compares it so
+	return res, err
+}
+
+func (c *conn) execDriver(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if c.execCtx != nil {
 		return c.execCtx.ExecContext(ctx, query, args)
 	}
@@ -300,8 +313,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 		r, err = c.query.Query(query, dargs)
 	default:
-		return nil, driver.ErrSkip
+		err = driver.ErrSkip
 	}
+	c.skipped = err == driver.ErrSkip // database/sql compares it so
 	if err != nil {
 		return nil, err
 	}

@@ -19,16 +19,16 @@ var (
 )
 
 func (k *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	seen := walkCaller()
+	s := walkCaller()
 	dc, err := k.c.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(dc, k.cfg)
-	if seen&fOpener == 0 {
+	if s != siteOwn {
 		// Opened for the caller that asked (DB.Conn, a query), not put
 		// in the pool by database/sql's opener goroutine for a waiter.
-		c.checkout(ctx, seen)
+		c.checkout(ctx, s)
 	}
 	return c.driverConn(), nil
 }

@@ -52,4 +52,5 @@ const (
 	MetricHeldTooLong      = "otelguard.lifetime.held_too_long"
 	MetricOutlivedRequest  = "otelguard.lifetime.outlived_request"
 	MetricMissedClose      = "otelguard.lifetime.missed_close"
+	MetricFindings         = "otelguard.findings"
 )

@@ -55,21 +55,24 @@ func Leaks(tracker any) []Missed {
 	return out
 }
 
-// A Finding is something the library learned that its owner did not say (DESIGN v2 "Findings").
+// A Finding is something the library learned about a lifetime (or, for
+// spanleak, a span) that its owner did not say: DESIGN v2 "Findings".
 type Finding struct {
-	Kind         string               // the otelguard.finding value, e.g. "span_not_ended", "open_at_shutdown"
-	Name         string               // otelguard.name: here the leaked span's name
-	LifetimeKind string               // otelguard.kind: here "span"
-	Link         trace.SpanContext    // the span the finding is about (the leaked span)
-	Age          time.Duration        // since it started; negative if unknown
-	PCs          []uintptr            // the starting stack (innermost first), symbolized only when emitted
-	Site         uint64               // the call site's key for rate limiting (e.g. a hash of PCs); 0: derived from PCs
-	Attrs        []attribute.KeyValue // more attributes, given at span start
-	Log          bool                 // also a Warn record through the Tracker's logger (WithLogger)
+	Kind         string            // the otelguard.finding value, e.g. "span_not_ended", "pool_exhausted"
+	Name         string            // otelguard.name
+	LifetimeKind string            // otelguard.kind
+	Link         trace.SpanContext // the span the finding is about; invalid: none
+	Age          time.Duration     // since it started; negative if unknown
+	PCs          []uintptr         // the stack it started at, innermost first; symbolized only when emitted
+	Stack        string            // or the stack already rendered (used when PCs is empty)
+	Site         uint64            // the call site's rate-limit key; 0: derived from PCs (or Stack)
+	Attrs        []attribute.KeyValue
+	Log          bool // also a Warn record through the Tracker's logger
 }
 
-// EmitFinding emits f through tracker (a *otelguard.Tracker): a root span named otelguard.finding
-// with f's attributes at start and a link to f.Link, rate-limited per (site, kind) per
-// WithLeakLogInterval (otelguard.repeats on the next one), counted in the metric
-// otelguard.findings{otelguard.finding, otelguard.name, otelguard.kind}, and logged if f.Log.
+// EmitFinding emits f through tracker (a *otelguard.Tracker): a root span
+// named otelguard.finding with f's attributes given at start and a link
+// to f.Link, rate-limited per (site, kind) per WithLeakLogInterval
+// (otelguard.repeats on the next one), counted in the metric
+// otelguard.findings, and logged if f.Log.
 var EmitFinding func(tracker any, f Finding)

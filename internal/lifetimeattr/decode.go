@@ -21,13 +21,19 @@ type Fields struct {
 	LeakReleased    bool
 	Stack           string // code.stacktrace
 	ErrorType       string
+	MissedClose     bool // otelguard.missed_close
 }
 
 // Decode reads attrs; ok is false if they are not a lifetime span's (no
 // otelguard.kind).
 func Decode(attrs []attribute.KeyValue) (f Fields, ok bool) {
+	finding := false
 	for _, kv := range attrs {
 		switch kv.Key {
+		case attrkey.Finding:
+			finding = true // a finding is about a lifetime; it is not one
+		case attrkey.MissedClose:
+			f.MissedClose = kv.Value.AsBool()
 		case attrkey.Kind:
 			f.Kind = otelguard.Kind(kv.Value.AsString())
 			ok = true
@@ -47,7 +53,7 @@ func Decode(attrs []attribute.KeyValue) (f Fields, ok bool) {
 			f.ErrorType = kv.Value.AsString()
 		}
 	}
-	if !ok {
+	if !ok || finding {
 		return Fields{}, false
 	}
 	return f, true

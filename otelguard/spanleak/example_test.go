@@ -30,7 +30,6 @@ func ExampleNewProcessor() {
 	findings := memory.New()
 	findingsTP := sdktrace.NewTracerProvider(sdktrace.WithSyncer(findings))
 	tracker := otelguard.New(otelguard.WithTracerProvider(findingsTP))
-	registerProvider(tracker, findingsTP)
 
 	// The program's provider: spanleak beside the exporting processor.
 	exporter := tracetest.NewInMemoryExporter()

@@ -35,7 +35,6 @@ func newEnv(t testing.TB, exporting string, spanleakFirst bool, opts ...spanleak
 	e := &env{exported: tracetest.NewInMemoryExporter(), findings: memory.New()}
 	ftp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(e.findings))
 	e.tracker = otelguard.New(otelguard.WithTracerProvider(ftp), otelguard.WithLeakLogInterval(-1))
-	registerProvider(e.tracker, ftp)
 	e.proc = spanleak.NewProcessor(append([]spanleak.Option{spanleak.WithTracker(e.tracker)}, opts...)...)
 	var other sdktrace.SpanProcessor
 	switch exporting {

@@ -295,7 +295,6 @@ func TestProviderShutdownExportsFindingsOnTheSameProvider(t *testing.T) {
 	_ = proc.Shutdown(context.Background())
 	tp := sdktrace.NewTracerProvider()
 	tr = otelguard.New(otelguard.WithTracerProvider(tp))
-	registerProvider(tr, tp)
 	tp.RegisterSpanProcessor(spanleak.NewProcessor(spanleak.WithTracker(tr)))
 	tp.RegisterSpanProcessor(sdktrace.NewBatchSpanProcessor(exp))
 	_, s := tp.Tracer("app").Start(context.Background(), "open")
