@@ -2,6 +2,7 @@ package spanleak_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -349,18 +350,77 @@ func TestStackDepth(t *testing.T) {
 	}
 }
 
-// ForceFlush returns by its context's deadline even while reports wait.
-func TestForceFlushHonoursItsContext(t *testing.T) {
-	e := newEnv(t, "simple", true)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	// Nothing is queued: nil even with a done context.
-	if err := e.proc.ForceFlush(ctx); err != nil {
-		t.Fatalf("ForceFlush with nothing queued = %v", err)
+// blocking holds every finding span in OnStart until release is closed.
+type blocking struct {
+	entered chan struct{} // gets a value when a finding span is held
+	release chan struct{}
+}
+
+func (b *blocking) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
+	if s.Name() == "otelguard.finding" {
+		b.entered <- struct{}{}
+		<-b.release
 	}
-	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+}
+func (*blocking) OnEnd(sdktrace.ReadOnlySpan)      {}
+func (*blocking) Shutdown(context.Context) error   { return nil }
+func (*blocking) ForceFlush(context.Context) error { return nil }
+
+// A report is made on the processor's own goroutine: a span processor
+// that blocks under the Tracker's provider holds up neither the runtime's
+// cleanups nor OnStart, and ForceFlush returns by its context's deadline.
+func TestAReportThatBlocksHoldsUpNothingElse(t *testing.T) {
+	b := &blocking{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	ftp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(b))
+	tracker := otelguard.New(otelguard.WithTracerProvider(ftp))
+	proc := spanleak.NewProcessor(spanleak.WithTracker(tracker))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(proc))
+	defer func() {
+		_ = tp.Shutdown(context.Background())
+		_ = tracker.Shutdown(context.Background())
+		_ = ftp.Shutdown(context.Background())
+	}()
+	var once sync.Once
+	release := func() { once.Do(func() { close(b.release) }) }
+	defer release() // first: a failed check must not leave the report blocked
+	forgetEnd(context.Background(), tp.Tracer("app"), "dropped")
+	deadline := time.After(10 * time.Second)
+wait:
+	for {
+		runtime.GC()
+		select {
+		case <-b.entered:
+			break wait
+		case <-deadline:
+			t.Fatal("the dropped span was not reported in 10s")
+		case <-time.After(time.Millisecond):
+		}
+	}
+
+	// The report is blocked. The runtime's cleanups still run...
+	ran := make(chan struct{})
+	runtime.AddCleanup(new([16]byte), func(ch chan struct{}) { close(ch) }, ran)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-ran:
+			done = true
+		case <-deadline:
+			t.Fatal("a runtime cleanup did not run while a report was blocked")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	// ...spans start and end...
+	_, s := tp.Tracer("app").Start(context.Background(), "meanwhile")
+	s.End()
+	// ...and ForceFlush gives up at its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := e.proc.ForceFlush(ctx); err != nil {
+	if err := proc.ForceFlush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ForceFlush while a report is blocked = %v, want DeadlineExceeded", err)
+	}
+	release()
+	if err := proc.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
