@@ -49,7 +49,7 @@ func ExampleNewProcessor() {
 	for _, s := range findings.Spans() {
 		attrs := map[string]string{}
 		for _, kv := range s.Attributes {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		first, _, _ := strings.Cut(attrs["code.stacktrace"], "(")
 		fmt.Println(s.Name, attrs["otelguard.finding"], attrs["otelguard.name"])

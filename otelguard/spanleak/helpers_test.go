@@ -137,7 +137,7 @@ func firstFunction(stack string) string {
 func attrOf(kvs []attribute.KeyValue, k string) string {
 	for _, kv := range kvs {
 		if string(kv.Key) == k {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

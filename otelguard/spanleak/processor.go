@@ -66,6 +66,7 @@ func NewProcessor(opts ...Option) sdktrace.SpanProcessor {
 		p.sites = new(siteCounts)
 	}
 	p.reports.emit = p.emit
+	p.reports.grace = endGrace
 	return p
 }
 
@@ -83,6 +84,9 @@ type watch struct {
 	start   time.Time
 	pcs     []uintptr
 	cleanup runtime.Cleanup // set before the span can end, under the stripe's lock
+
+	due       time.Time // when a report of it may be made; guarded by reportQueue.mu
+	cancelled bool      // its OnEnd came after it was found; guarded by reportQueue.mu
 }
 
 // OnStart watches s if sampling picks it: it captures the start stack and
@@ -134,9 +138,14 @@ func (p *processor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 // of the span (not the object OnStart saw): the registry is keyed by the
 // span's IDs.
 func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if w := p.reg.remove(keyOf(s.SpanContext()), 0); w != nil {
+	k := keyOf(s.SpanContext())
+	if w := p.reg.remove(k, 0); w != nil {
 		w.cleanup.Stop()
+		return
 	}
+	// Not (or no longer) registered: if the collector found the span while
+	// its End was on the way here, cancel the report (see endGrace).
+	p.reports.cancel(k)
 }
 
 // spanAddr is the address of the span object s holds: what the code that
@@ -200,7 +209,9 @@ func (p *processor) report(w *watch, what string, now time.Time) {
 }
 
 // ForceFlush waits until every finding queued so far (spans the runtime
-// found dropped) has been emitted through the Tracker, or ctx is done. It
+// found dropped) has been emitted through the Tracker, or ctx is done.
+// Each waits a second after it is found, for an End in progress to
+// cancel it (see the package doc), so ForceFlush may wait that long. It
 // does not force a collection, and does not flush the Tracker's providers.
 func (p *processor) ForceFlush(ctx context.Context) error {
 	return p.reports.wait(ctx)
