@@ -85,6 +85,10 @@ type watch struct {
 	pcs     []uintptr
 	cleanup runtime.Cleanup // set before the span can end, under the stripe's lock
 
+	// state decides, once, between OnEnd (watchEnded) and the runtime
+	// cleanup (watchCollected); the cleanup claims it under
+	// reportQueue.mu (see push).
+	state     atomic.Int32
 	due       time.Time // when a report of it may be made; guarded by reportQueue.mu
 	cancelled bool      // its OnEnd came after it was found; guarded by reportQueue.mu
 }
@@ -139,13 +143,21 @@ func (p *processor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 // span's IDs.
 func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	k := keyOf(s.SpanContext())
-	if w := p.reg.remove(k, 0); w != nil {
+	w := p.reg.remove(k, 0)
+	if w == nil {
+		// Not registered (not watched), or no longer: the collector found
+		// the span while its End was on the way here, and queued its
+		// report before it unregistered it. Cancel it (see endGrace).
+		p.reports.cancel(k, false)
+		return
+	}
+	if w.state.CompareAndSwap(watchOpen, watchEnded) {
 		w.cleanup.Stop()
 		return
 	}
-	// Not (or no longer) registered: if the collector found the span while
-	// its End was on the way here, cancel the report (see endGrace).
-	p.reports.cancel(k)
+	// The runtime cleanup claimed it first, under the queue's lock: the
+	// report is queued, or being queued; cancel waits for that lock.
+	p.reports.cancel(k, true)
 }
 
 // spanAddr is the address of the span object s holds: what the code that
@@ -158,6 +170,13 @@ func spanAddr(s sdktrace.ReadOnlySpan) unsafe.Pointer {
 	}
 	return v.UnsafePointer()
 }
+
+// A watch's states.
+const (
+	watchOpen int32 = iota
+	watchEnded
+	watchCollected
+)
 
 // collected runs on the runtime's cleanup goroutine when a watched span
 // became unreachable before it ended. It only queues the report.
@@ -233,10 +252,16 @@ func (p *processor) Shutdown(ctx context.Context) error {
 	err := p.reports.wait(ctx)
 	open := p.reg.drain()
 	now := time.Now()
+	n := 0
 	for _, w := range open {
-		w.cleanup.Stop()
+		// Claimed as ended: a runtime cleanup running now queues nothing.
+		if w.state.CompareAndSwap(watchOpen, watchEnded) {
+			w.cleanup.Stop()
+			open[n] = w
+			n++
+		}
 	}
-	for _, w := range open {
+	for _, w := range open[:n] {
 		p.report(w, findingAtShutdown, now)
 	}
 	return err

@@ -40,10 +40,16 @@ type reportQueue struct {
 	idle    chan struct{} // closed when the running goroutine stops
 }
 
-// push queues w and starts the report goroutine if it is not running. It
-// takes the queue's lock and nothing else.
+// push queues w, unless its span ended first, and starts the report
+// goroutine if it is not running. It takes the queue's lock and nothing
+// else; w is claimed (watchCollected) under that lock, so that an OnEnd
+// that finds it claimed finds it queued once it has the lock.
 func (q *reportQueue) push(w *watch) {
 	q.mu.Lock()
+	if !w.state.CompareAndSwap(watchOpen, watchCollected) {
+		q.mu.Unlock()
+		return
+	}
 	w.due = time.Now().Add(q.grace)
 	q.queue = append(q.queue, w)
 	if q.byKey == nil {
@@ -64,9 +70,11 @@ func (q *reportQueue) push(w *watch) {
 
 // cancel cancels the queued report of the span with key k, if there is
 // one: the span ended after all. Called by OnEnd for a span it did not
-// find in the registry; one atomic load when nothing is queued.
-func (q *reportQueue) cancel(k spanKey) {
-	if q.pending.Load() == 0 {
+// find in the registry (one atomic load when nothing is queued), or found
+// claimed by the runtime cleanup (always: that report is queued once the
+// lock is had).
+func (q *reportQueue) cancel(k spanKey, claimed bool) {
+	if !claimed && q.pending.Load() == 0 {
 		return
 	}
 	q.mu.Lock()
