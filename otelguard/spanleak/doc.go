@@ -118,7 +118,7 @@
 //
 // Measured on the start and end of a recording span under a batch
 // processor (docs/spanleak.md): watching every span costs about 1.6 times
-// the span's own cost; WithSampling(128) about 1.08 times. Watch every
+// the span's own cost; WithSampling(128) about 1.07 times. Watch every
 // span in tests and staging; in production, WithSampling(128).
 //
 // Program counters are symbolized only when a span is reported.
