@@ -71,9 +71,10 @@ func NewProcessor(opts ...Option) sdktrace.SpanProcessor {
 }
 
 // watch is what the processor keeps of a watched span, and the argument
-// of its runtime cleanup. Nothing in it reaches the span (the span's
-// address is kept as a number), so a span dropped without End becomes
-// unreachable and its cleanup runs.
+// of its runtime cleanup. Nothing in it reaches the span (values only: its
+// IDs, name, start time, program counters; and the processor, which
+// holds watches, never spans), so a span dropped without End becomes
+// unreachable and its cleanup runs (GODEBUG=checkfinalizers=1 checks it).
 type watch struct {
 	p       *processor
 	seq     uint64
