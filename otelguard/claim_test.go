@@ -147,7 +147,7 @@ func TestCloseAllClaimsEachLifetimeOnlyWhenItStartsIt(t *testing.T) {
 
 		conn.Lock() // the owner is inside database/sql, on the connection
 		closeAll := make(chan error, 1)
-		go func() { closeAll <- h.tr.CloseAll(context.Background()) }()
+		go func() { closeAll <- h.tr.CloseAll(boundedCtx()) }()
 		<-txStarted
 		if err := rows.Close(ctx); err != nil { // v1: waited for CloseAll forever
 			t.Fatal(err)

@@ -172,3 +172,13 @@ func withoutFindings(ss []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
 	}
 	return out
 }
+
+// boundedCtx is a context for a Shutdown, CloseAll or Flush in a test: a
+// minute at most, so that a hang fails with the test's name and a stack
+// instead of waiting for the package's timeout. (Inside a
+// testing/synctest bubble the minute is the bubble's.)
+func boundedCtx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	_ = cancel // the timer ends with the minute; tests make a bounded number
+	return ctx
+}
