@@ -5,13 +5,19 @@
 // It needs the server's binaries (initdb, pg_ctl, postgres), from
 // Debian's postgresql package (apt-get install -y postgresql: they land in
 // /usr/lib/postgresql/<version>/bin, which Server looks in) or on $PATH;
-// GUARDSQL_PG_BIN names their directory explicitly. Without them the test
-// is skipped, saying so. PostgreSQL refuses to run as root: run as root,
-// the server runs as the postgres user the package creates.
+// GUARDSQL_PG_BIN names their directory explicitly (the name predates the
+// harness's move here; .ci and e2e's scripts read it too). Without them
+// the test is skipped, saying so. PostgreSQL refuses to run as root: run
+// as root, the server runs as the postgres user the package creates.
 //
 // Start is for one test; New and Stop for a server shared by a TestMain.
-// It is the harness of guardsql's own PostgreSQL tests and of the
-// repository's end-to-end tests; it is not part of guardsql's API.
+// It is the harness of the PostgreSQL tests of every module of the
+// repository — integrations/guardsql, integrations/guardpgx, e2e's
+// pgservice — which import it from here (an internal package of the root
+// module, importable by every module whose path is under
+// github.com/otelguard/otelguard-go/); it is no module's API. It imports
+// the standard library only, so the root module's go.mod does not grow
+// with it.
 package pgtest
 
 import (
