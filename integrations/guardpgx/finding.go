@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/puddle/v2"
+	"github.com/otelguard/otelguard-go/internal/stacklog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -95,7 +97,8 @@ func (t *tracer) report(ctx context.Context, ps *poolState, hs []holder, errType
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{linkKey.String("waiter")}})
 	}
-	stacks := renderHolders(hs)
+	es, more := renderHolders(hs)
+	stacks := stackText(es, more)
 	attrs := []attribute.KeyValue{
 		findingKey.String(FindingPoolExhausted),
 		nameKey.String(ps.name),
@@ -128,13 +131,65 @@ func (t *tracer) report(ctx context.Context, ps *poolState, hs []holder, errType
 	if repeats > 0 {
 		la = append(la, slog.Int64(string(repeatsKey), repeats))
 	}
-	la = append(la, slog.String(string(semconv.CodeStacktraceKey), stacks))
+	for i, e := range es {
+		la = append(la, slog.Group("holder."+strconv.Itoa(i),
+			slog.String("name", e.name), slog.Duration("held", e.age), slog.Int("count", e.n),
+			stacklog.Attr(string(semconv.CodeStacktraceKey), e.stack)))
+	}
+	if more > 0 {
+		la = append(la, slog.Int("holders.not_shown", more))
+	}
 	t.cfg.log().LogAttrs(ctx, slog.LevelWarn, "otelguard: "+msg, la...)
 }
 
-// renderHolders writes every holder's name, age and acquire stack,
-// oldest first, holders with the same stack together, separated by an
-// empty line:
+// An entry is one holder, or holders with one acquire stack, as a finding
+// renders them.
+type entry struct {
+	head  string // "holder 1 of 2: db.conn, held 1.502s"
+	name  string
+	age   time.Duration // the oldest's
+	n     int
+	stack string // Go traceback format
+}
+
+// renderHolders groups hs (oldest first) by acquire stack: a leak in a
+// loop is one line of code however many connections it holds. Past
+// maxStackGroups entries the rest are counted, in more.
+func renderHolders(hs []holder) (es []entry, more int) {
+	done := make([]bool, len(hs))
+	left := len(hs)
+	for i := range hs {
+		if done[i] {
+			continue
+		}
+		if len(es) == maxStackGroups {
+			return es, left
+		}
+		n := 0
+		for j := i; j < len(hs); j++ {
+			if !done[j] && slices.Equal(hs[j].pcs, hs[i].pcs) {
+				done[j] = true
+				n++
+			}
+		}
+		left -= n
+		age := hs[i].age.Round(time.Millisecond)
+		e := entry{name: hs[i].name, age: age, n: n}
+		if n == 1 {
+			e.head = fmt.Sprintf("holder %d of %d: %s, held %v", i+1, len(hs), hs[i].name, age)
+		} else {
+			e.head = fmt.Sprintf("%d of %d holders: %s, held up to %v", n, len(hs), hs[i].name, age)
+		}
+		var b strings.Builder
+		formatStack(&b, hs[i].pcs)
+		e.stack = b.String()
+		es = append(es, e)
+	}
+	return es, 0
+}
+
+// stackText is code.stacktrace of a finding: each entry's head and stack,
+// separated by an empty line:
 //
 //	holder 1 of 2: db.conn, held 1.502s, acquired at:
 //	example.com/app.handler(...)
@@ -145,37 +200,19 @@ func (t *tracer) report(ctx context.Context, ps *poolState, hs []holder, errType
 //	...
 //
 // Holders with one stack share an entry, "38 of 40 holders: db.rows,
-// held up to 31s, acquired at:", the oldest one's name and age; past
-// maxStackGroups entries the rest are counted.
-func renderHolders(hs []holder) string {
+// held up to 31s, acquired at:", named by the oldest.
+func stackText(es []entry, more int) string {
 	var b strings.Builder
-	done := make([]bool, len(hs))
-	entries, left := 0, len(hs)
-	for i := range hs {
-		if done[i] {
-			continue
-		}
-		if entries == maxStackGroups {
-			fmt.Fprintf(&b, "\nand %d more holders, with other stacks (otelguard.holder.names and otelguard.holder.ages_ms list every holder)\n", left)
-			break
-		}
-		n := 0
-		for j := i; j < len(hs); j++ {
-			if !done[j] && slices.Equal(hs[j].pcs, hs[i].pcs) {
-				done[j] = true
-				n++
-			}
-		}
-		left -= n
-		if entries++; entries > 1 {
+	for i, e := range es {
+		if i > 0 {
 			b.WriteByte('\n')
 		}
-		if n == 1 {
-			fmt.Fprintf(&b, "holder %d of %d: %s, held %v, acquired at:\n", i+1, len(hs), hs[i].name, hs[i].age.Round(time.Millisecond))
-		} else {
-			fmt.Fprintf(&b, "%d of %d holders: %s, held up to %v, acquired at:\n", n, len(hs), hs[i].name, hs[i].age.Round(time.Millisecond))
-		}
-		formatStack(&b, hs[i].pcs)
+		b.WriteString(e.head)
+		b.WriteString(", acquired at:\n")
+		b.WriteString(e.stack)
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "\nand %d more holders, with other stacks (otelguard.holder.names and otelguard.holder.ages_ms list every holder)\n", more)
 	}
 	return b.String()
 }
