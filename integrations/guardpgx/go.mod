@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/otelguard/otelguard-go => ../..
 
 require (
+	github.com/exaring/otelpgx v0.13.0
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/jackc/puddle/v2 v2.2.3
 	github.com/otelguard/otelguard-go v0.0.0

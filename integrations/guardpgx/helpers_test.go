@@ -185,7 +185,7 @@ func site(l int) string {
 func attr(l memory.Lifetime, key string) (string, bool) {
 	for _, kv := range l.Span.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit(), true
+			return kv.Value.String(), true
 		}
 	}
 	return "", false

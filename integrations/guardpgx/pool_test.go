@@ -107,8 +107,8 @@ func TestPoolExhausted(t *testing.T) {
 		"error.type":                     "timeout",
 		"otelguard.holders":              "2",
 	} {
-		if v, ok := spanAttr(s, key); !ok || v.Emit() != want {
-			t.Errorf("%s = %q (present %v), want %q", key, v.Emit(), ok, want)
+		if v, ok := spanAttr(s, key); !ok || v.String() != want {
+			t.Errorf("%s = %q (present %v), want %q", key, v.String(), ok, want)
 		}
 	}
 	hn, _ := spanAttr(s, "otelguard.holder.names")
