@@ -32,10 +32,10 @@ type tracer struct {
 }
 
 var (
-	_ pgx.QueryTracer        = (*tracer)(nil)
-	_ pgx.BatchTracer        = (*tracer)(nil)
-	_ pgxpool.AcquireTracer  = (*tracer)(nil)
-	_ pgxpool.ReleaseTracer  = (*tracer)(nil)
+	_ pgx.QueryTracer       = (*tracer)(nil)
+	_ pgx.BatchTracer       = (*tracer)(nil)
+	_ pgxpool.AcquireTracer = (*tracer)(nil)
+	_ pgxpool.ReleaseTracer = (*tracer)(nil)
 )
 
 // A lifetime's kind decides its options.
