@@ -206,6 +206,7 @@ func TestOtelguardtestCatchesOpenRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close() // should the test fail first
 	ft.end()
 	rows.Close()
 	if len(ft.errors) != 1 {

@@ -165,8 +165,24 @@ func newPool(t testing.TB, maxConns int32, prepare func(*pgxpool.Config), opts .
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
+	t.Cleanup(func() { closePool(t, pool) })
 	return pool
+}
+
+// closePool closes pool, failing t rather than hanging if a connection is
+// never released (Pool.Close waits for every one): a test that failed
+// before it released what it held.
+func closePool(t testing.TB, pool *pgxpool.Pool) {
+	done := make(chan struct{})
+	go func() {
+		pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		t.Errorf("pool.Close still waits after %v: a connection was never released", waitTimeout)
+	}
 }
 
 // line is the line it is called on.

@@ -224,6 +224,7 @@ func TestCheckoutHeldPastThreshold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Release() // should the test fail first
 	re := firstFrame("TestCheckoutHeldPastThreshold", poolFile, at)
 	waitFor(t, "the held-too-long record", func() bool {
 		return logHas(rec.log.String(), "held too long") && re.MatchString(rec.log.String())
@@ -266,6 +267,7 @@ func TestPoolMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Release()
 	c2, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +341,8 @@ func TestPendingRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan *pgxpool.Conn)
+	defer c.Release()
+	got := make(chan *pgxpool.Conn, 1)
 	go func() {
 		w, err := pool.Acquire(context.Background())
 		if err != nil {

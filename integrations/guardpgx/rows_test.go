@@ -24,6 +24,7 @@ func TestRowsDroppedInRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close() // should the test fail first
 	out := req.End()
 	if !slices.Equal(names(out), []string{guardpgx.SpanRows}) {
 		t.Fatalf("Request.End: %v, want [db.rows]", names(out))
@@ -98,6 +99,7 @@ func TestQueryRow(t *testing.T) {
 	}
 	row := pool.QueryRow(ctx, "select 43") // never scanned
 	at := line() - 1
+	defer func() { _ = row.Scan(new(int)) }() // should the test fail first
 	out := req.End()
 	if !slices.Equal(names(out), []string{guardpgx.SpanRows}) {
 		t.Fatalf("Request.End: %v, want the unscanned row's db.rows", names(out))
@@ -153,6 +155,7 @@ func TestRowsHeldPastThreshold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close() // should the test fail first
 	re := firstFrame("TestRowsHeldPastThreshold", rowsFile, at)
 	waitFor(t, "the held-too-long record", func() bool { return re.MatchString(rec.log.String()) })
 	rows.Close()
@@ -183,6 +186,7 @@ func TestBatch(t *testing.T) {
 	b2.Queue("select 3")
 	open := pool.SendBatch(ctx, b2) // never closed
 	at := line() - 1
+	defer open.Close() // should the test fail first
 	out := req.End()
 	if !slices.Equal(names(out), []string{guardpgx.SpanBatch}) {
 		t.Fatalf("Request.End: %v, want [db.batch]", names(out))

@@ -78,6 +78,7 @@ func TestTxLeftOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer tx.Rollback(ctx) // should the test fail first
 	out := req.End()
 	if !slices.Equal(names(out), []string{guardpgx.SpanTx}) {
 		t.Fatalf("Request.End: %v, want [db.tx]", names(out))
