@@ -3,6 +3,7 @@ package guardpgx_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"log/slog"
 	"slices"
 	"strings"
@@ -21,18 +22,50 @@ import (
 
 const poolFile = "pool_test.go"
 
-// findings records the finding spans and records of a pool.
+// findings records the finding spans and records of a pool, and the
+// attributes its sampler was shown at each span's start.
 type findings struct {
-	spans *tracetest.SpanRecorder
-	log   *syncBuffer
-	opts  []guardpgx.Option
+	spans   *tracetest.SpanRecorder
+	log     *syncBuffer
+	opts    []guardpgx.Option
+	sampler *seeingSampler
+}
+
+// seeingSampler samples everything and keeps the attributes it was given.
+type seeingSampler struct {
+	mu    sync.Mutex
+	attrs [][]attribute.KeyValue
+}
+
+func (s *seeingSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	s.mu.Lock()
+	s.attrs = append(s.attrs, append([]attribute.KeyValue(nil), p.Attributes...))
+	s.mu.Unlock()
+	return sdktrace.AlwaysSample().ShouldSample(p)
+}
+
+func (s *seeingSampler) Description() string { return "seeingSampler" }
+
+// saw reports whether the sampler was shown key=value at some start.
+func (s *seeingSampler) saw(key, value string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, as := range s.attrs {
+		for _, kv := range as {
+			if string(kv.Key) == key && kv.Value.String() == value {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func newFindings(t testing.TB) *findings {
 	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	ss := &seeingSampler{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(ss))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	f := &findings{spans: sr, log: &syncBuffer{}}
+	f := &findings{spans: sr, log: &syncBuffer{}, sampler: ss}
 	f.opts = []guardpgx.Option{
 		guardpgx.WithTracerProvider(tp),
 		guardpgx.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))),
@@ -109,6 +142,11 @@ func TestPoolExhausted(t *testing.T) {
 	} {
 		if v, ok := spanAttr(s, key); !ok || v.String() != want {
 			t.Errorf("%s = %q (present %v), want %q", key, v.String(), ok, want)
+		}
+	}
+	for _, kv := range [][2]string{{"otelguard.finding", "pool_exhausted"}, {"otelguard.holders", "2"}, {"otelguard.name", "items"}} {
+		if !f.sampler.saw(kv[0], kv[1]) {
+			t.Errorf("the sampler was not shown %s=%s at the finding's start", kv[0], kv[1])
 		}
 	}
 	hn, _ := spanAttr(s, "otelguard.holder.names")
@@ -210,6 +248,42 @@ func TestFindingInterval(t *testing.T) {
 	}
 	if fs := f.ended(); len(fs) != 1 {
 		t.Fatalf("%d findings within an interval of an hour, want 1", len(fs))
+	}
+}
+
+// TestFindingRepeats: the finding after an interval counts the failed
+// acquires of the interval before it.
+func TestFindingRepeats(t *testing.T) {
+	f := newFindings(t)
+	opts := append(f.opts[:len(f.opts):len(f.opts)], guardpgx.WithFindingInterval(200*time.Millisecond))
+	pool := newPool(t, 1, nil, opts...)
+	c, err := pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	fail := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		if _, err := pool.Acquire(ctx); err == nil {
+			t.Fatal("acquired from an exhausted pool")
+		}
+	}
+	fail() // reported at once
+	fail() // within the interval, most likely; counted either way
+	attempts := 2
+	waitFor(t, "a second finding", func() bool {
+		fail()
+		attempts++
+		return len(f.ended()) == 2
+	})
+	fs := f.ended()
+	if _, ok := spanAttr(fs[0], "otelguard.repeats"); ok {
+		t.Errorf("the first finding has otelguard.repeats")
+	}
+	r, _ := spanAttr(fs[1], "otelguard.repeats")
+	if got := r.AsInt64(); got < 1 || got != int64(attempts-2) {
+		t.Errorf("otelguard.repeats = %d, want the %d failed acquires between the two findings", got, attempts-2)
 	}
 }
 
