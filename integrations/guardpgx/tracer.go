@@ -96,6 +96,7 @@ type held struct {
 	res  *otelguard.Resource[*end]
 	e    *end
 	conn *pgx.Conn
+	done bool // finish ran: pgx may end a batch twice, and rows ended by a release may be closed later
 }
 
 // An end is the value of a lifetime: how it ended, told before the
@@ -141,6 +142,10 @@ func (t *tracer) start(ctx context.Context, conn *pgx.Conn, k lifeKind, sql stri
 
 // finish ends h, told by whom; err, if not nil, makes the outcome failed.
 func (h *held) finish(by string, err error) {
+	if h.done {
+		return
+	}
+	h.done = true
 	h.e.by, h.e.err = by, err
 	_ = h.res.Close(context.Background()) // the release's error is the span's
 }
