@@ -58,7 +58,8 @@ func WithTracker(t *otelguard.Tracker) Option {
 // of every db.rows, db.tx, db.batch and db.conn lifetime: one still open
 // after d is reported held too long, while it is still open, with its
 // acquire stack. Zero selects DefaultHoldThreshold (30s); a negative d
-// means no threshold. Pick d longer than the slowest legitimate query and
+// means no threshold. It applies whatever the Tracker's own default
+// (otelguard.WithDefaultHoldThreshold) is. Pick d longer than the slowest legitimate query and
 // shorter than the request timeout, so that the holders are named while
 // requests still wait.
 func WithHoldThreshold(d time.Duration) Option {
