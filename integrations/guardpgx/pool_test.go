@@ -3,10 +3,10 @@ package guardpgx_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
