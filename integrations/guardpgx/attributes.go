@@ -43,8 +43,9 @@ const (
 	// closed them: a missed close.
 	ClosedByRelease = "release"
 	// ClosedByConnection: the connection closed (a network error, a
-	// failed Commit) with the transaction open: the server rolled it
-	// back.
+	// failed Commit, which pgx answers by closing it) with the rows,
+	// batch or transaction open: the server ended them. Not a missed
+	// close: the code did its part.
 	ClosedByConnection = "connection"
 )
 

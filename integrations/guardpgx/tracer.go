@@ -322,24 +322,31 @@ func (t *tracer) TraceAcquireEnd(ctx context.Context, pool *pgxpool.Pool, data p
 
 // TraceRelease ends the checkout. Rows, a batch or a transaction still open
 // on the connection make pgxpool close it (the server ends them): they end
-// as missed closes, closed_by=release.
+// as missed closes, closed_by=release — or closed_by=connection when pgx
+// had closed the connection already.
 func (t *tracer) TraceRelease(_ *pgxpool.Pool, data pgxpool.TraceReleaseData) {
 	if data.Conn == nil {
 		return
 	}
 	cs := t.state(data.Conn)
+	// A connection that pgx closed already (a network error, a failed
+	// Commit, which closes it) ended them itself: not a missed close.
+	by := ClosedByRelease
+	if data.Conn.IsClosed() {
+		by = ClosedByConnection
+	}
 	if h := cs.rows; h != nil {
 		cs.rows = nil
-		h.finish(ClosedByRelease, nil)
+		h.finish(by, nil)
 	}
 	if h := cs.batch; h != nil {
 		cs.batch = nil
-		h.finish(ClosedByRelease, nil)
+		h.finish(by, nil)
 	}
-	if h := cs.tx; h != nil && data.Conn.PgConn().TxStatus() != 'I' {
+	if h := cs.tx; h != nil && (by == ClosedByConnection || data.Conn.PgConn().TxStatus() != 'I') {
 		cs.tx = nil
 		h.e.result = TxRollback
-		h.finish(ClosedByRelease, nil)
+		h.finish(by, nil)
 	}
 	co := cs.out
 	cs.out = nil

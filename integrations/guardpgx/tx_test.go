@@ -144,3 +144,29 @@ func TestTxOnConn(t *testing.T) {
 	wantAttr(t, rec.one(t, guardpgx.SpanTx), string(guardpgx.TxResultKey), guardpgx.TxCommit)
 	wantEnd(t, rec.one(t, guardpgx.SpanRows), otelguard.OutcomeCleaned, otelguard.TriggerClose)
 }
+
+// TestTxConnectionLost: a transaction whose connection dies under it
+// (its backend terminated) fails to commit; pgx closes the connection,
+// and the db.tx ends closed_by=connection, a rollback, not a missed close.
+func TestTxConnectionLost(t *testing.T) {
+	rec := newRecorder(t)
+	pool := newPool(t, 2, nil)
+	ctx := rec.ctx(t)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) // should the test fail first
+	pid := tx.Conn().PgConn().PID()
+	var killed bool
+	if err := pool.QueryRow(ctx, "select pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
+		t.Fatalf("pg_terminate_backend(%d): %v, %v", pid, killed, err)
+	}
+	if err := tx.Commit(ctx); err == nil {
+		t.Fatal("Commit on a terminated backend succeeded")
+	}
+	l := rec.one(t, guardpgx.SpanTx)
+	wantAttr(t, l, string(guardpgx.ClosedByKey), guardpgx.ClosedByConnection)
+	wantAttr(t, l, string(guardpgx.TxResultKey), guardpgx.TxRollback)
+	wantNoAttr(t, l, "otelguard.missed_close")
+}
