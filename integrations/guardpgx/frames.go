@@ -85,26 +85,42 @@ func pkgOf(fn string) string {
 	return fn[:slash+1+dot]
 }
 
-// queryWalkDepth frames above TraceQueryStart reach pgx's Conn.Query or
-// Conn.Exec: the tracer, multitracer's, and a tracer or two of the user's
-// that delegate.
-const queryWalkDepth = 8
+// queryPeekDepth frames above TraceQueryStart reach pgx's Conn.Query or
+// Conn.Exec in the common chains: pgx itself, or multitracer's then pgx.
+// queryWalkDepth frames reach them through a tracer or two of the user's
+// that delegate. runtime.Callers unwinds as many frames as it is given
+// room for, and the walk is most of a query's cost here: the short one
+// comes first.
+const (
+	queryPeekDepth = 3
+	queryWalkDepth = 8
+)
 
 // calledByQuery reports whether TraceQueryStart (its caller) was called
 // by pgx's Conn.Query rather than Conn.Exec: only a Query leaves rows open.
 func calledByQuery() bool {
 	var buf [queryWalkDepth]uintptr
-	n := runtime.Callers(3, buf[:])
-	for _, pc := range buf[:n] {
+	n := runtime.Callers(3, buf[:queryPeekDepth])
+	if q, found := scanQuery(buf[:n]); found || n < queryPeekDepth {
+		return q
+	}
+	n = runtime.Callers(3, buf[:])
+	q, _ := scanQuery(buf[:n])
+	return q
+}
+
+// scanQuery looks for pgx's Conn.Query or Conn.Exec among pcs.
+func scanQuery(pcs []uintptr) (query, found bool) {
+	for _, pc := range pcs {
 		c := classOf(pc)
 		switch {
 		case c&fConnQuery != 0:
-			return true
+			return true, true
 		case c&fConnExec != 0:
-			return false
+			return false, true
 		}
 	}
-	return false
+	return false, false
 }
 
 // stackDepth is how many frames a checkout keeps of its acquire stack,
