@@ -16,10 +16,10 @@ var startOpts = [...][]trace.SpanStartOption{
 	kScope:    {trace.WithAttributes(kindAttrs[kScope])},
 }
 
-// MaxNameLength bounds a lifetime's name, in bytes: a longer name is cut
+// maxNameLength bounds a lifetime's name, in bytes: a longer name is cut
 // (at a UTF-8 boundary) and ends with "...". Names should be short and
 // low-cardinality, like span names: they label metrics too.
-const MaxNameLength = 256
+const maxNameLength = 256
 
 // defaultNames name lifetimes acquired with an empty name.
 var defaultNames = [...]string{
@@ -29,15 +29,15 @@ var defaultNames = [...]string{
 }
 
 // lifetimeName is name as a lifetime keeps it: a default for an empty
-// name, cut to MaxNameLength.
+// name, cut to maxNameLength.
 func lifetimeName(name string, k kind) string {
 	if name == "" {
 		return defaultNames[k]
 	}
-	if len(name) <= MaxNameLength {
+	if len(name) <= maxNameLength {
 		return name
 	}
-	cut := MaxNameLength - 3
+	cut := maxNameLength - 3
 	for cut > 0 && !utf8.RuneStart(name[cut]) {
 		cut--
 	}
@@ -46,12 +46,13 @@ func lifetimeName(name string, k kind) string {
 
 // detects says whether a lifetime acquired with these arguments gets leak
 // detection, so that its handle's constructor can allocate the handle with
-// the state when it does not: nothing then needs them apart. Not after
-// Shutdown, not at LeakDetectionOff, not when CloseOnCancel hands the
-// release to a context that can be done, and with WithLeakSampling only
-// for the lifetimes the call site's counter picks.
+// the state when it does not: nothing then needs them apart. Not with leak
+// detection off, not when CloseOnCancel hands the release to a context
+// that can be done, with WithLeakSampling only for the lifetimes the call
+// site's counter picks, and after Shutdown only for ReleaseOnLeak (the
+// release must still run when the handle is dropped).
 func (t *Tracker) detects(ctx context.Context, name string, k kind, fn any, cfg *acquireConfig) bool {
-	if t.shut.Load() || !t.leakDetection() {
+	if !t.leakDetection() || (t.shut.Load() && !cfg.releaseOnLeak) {
 		return false
 	}
 	if cfg.closeOnCancel && ctx != nil && ctx.Done() != nil {
@@ -60,55 +61,83 @@ func (t *Tracker) detects(ctx context.Context, name string, k kind, fn any, cfg 
 	return t.watched(lifetimeName(name, k), k, fn)
 }
 
-// begin starts a lifetime: acquire stack, span, clock and metrics, then
-// publishes it (registration), then arms what may act on it from another
-// goroutine (the CloseOnCancel watch, the hold timer): everything those
-// read is set before they can run. skip counts the frames between begin's
+// begin starts a lifetime, in four phases: capture (the acquire stack),
+// start (span, clock, metrics), register (the registry, the Request), arm
+// (what may act on it from another goroutine: the leak check, the
+// CloseOnCancel watch, the hold timer). Everything a phase's work reads is
+// set by the phases before it. skip counts the frames between begin's
 // caller and the user's code (0: begin's caller is the user's code).
 // detect is what detects said.
 func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, rel releaser, cfg *acquireConfig, detect bool, skip int) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	t.enroll() // the zero Tracker's first acquire; one atomic load after
 	l.t = t
 	l.kind = k
 	l.name = lifetimeName(name, k)
 	l.rel = rel
 	l.ctx = ctx
+	watch := cfg.closeOnCancel && ctx.Done() != nil
+	if cfg.releaseOnLeak {
+		l.flags |= flReleaseOnLeak
+	}
+	if watch {
+		// The context owns the release: dropping the handle is not a
+		// leak, and the release runs when ctx is done.
+		l.flags |= flCancelWatch
+	} else if detect {
+		l.flags |= flDetect
+	}
 	if t.shut.Load() {
-		// After Shutdown: the release works (Close, CloseOnCancel),
-		// nothing is recorded. A CloseOnCancel release still runs on a
-		// goroutine of the library's, which Flush waits for: the lifetime
-		// is kept where wait finds it (not in the registry: not in Live).
-		l.flags |= flUntracked
-		if cfg.closeOnCancel && ctx.Done() != nil {
-			l.flags |= flCancelWatch
-			l.x = &lifetimeExtra{}
-			t.late.add(l)
-			stop := context.AfterFunc(ctx, l.onCancel)
-			l.x.watch.Store(&stop)
-		}
+		t.beginAfterShutdown(l, ctx)
 		return
 	}
-	watch := cfg.closeOnCancel && ctx.Done() != nil
-	if d := t.stackDepth(); d > 0 && (detect || watch || l.flags&flMember != 0) {
+	if l.flags&(flDetect|flCancelWatch|flMember) != 0 {
+		l.capture(cfg, skip+1)
+	}
+	hold := t.start(l, ctx, k, cfg)
+	t.register(l, ctx, cfg)
+	t.arm(l, ctx, hold)
+}
+
+// beginAfterShutdown starts a lifetime acquired after Shutdown: its
+// release works, nothing is recorded. It is registered only if something
+// must act on it from another goroutine — a CloseOnCancel release, which
+// runs on a goroutine Flush waits for, or a ReleaseOnLeak release, which
+// runs when the handle is dropped — and then not shown (Live) nor
+// reported.
+func (t *Tracker) beginAfterShutdown(l *lifetime, ctx context.Context) {
+	l.flags |= flUntracked
+	if l.flags&(flDetect|flCancelWatch) == 0 {
+		l.flags |= flNoReg
+		return
+	}
+	t.reg.add(l)
+	if l.flags&flDetect != 0 {
+		t.reenroll() // the leak key must find t
+	}
+	t.arm(l, ctx, 0)
+}
+
+// capture records the acquire stack.
+func (l *lifetime) capture(cfg *acquireConfig, skip int) {
+	if d := l.t.stackDepth(); d > 0 {
 		l.stack = captureStack(skip+1+cfg.callerSkip, d, cfg.skipPkgs)
 	}
-	paranoid := t.cfg.leak == LeakDetectionParanoid
+}
+
+// start starts the span, takes the acquire time and counts the lifetime
+// in the metrics. It returns the hold threshold, and makes the lifetime's
+// extra if its arming needs one.
+func (t *Tracker) start(l *lifetime, ctx context.Context, k kind, cfg *acquireConfig) (hold time.Duration) {
 	if ts := t.tracerFor(); !ts.noop {
 		var span trace.Span
-		if len(cfg.attrs) == 0 && !paranoid {
+		if len(cfg.attrs) == 0 {
 			_, span = ts.tracer.Start(ctx, l.name, startOpts[k]...)
 		} else {
-			n := 1 + len(cfg.attrs)
-			if paranoid {
-				n += 3 // the acquire site
-			}
-			attrs := make([]attribute.KeyValue, 0, n)
+			attrs := make([]attribute.KeyValue, 0, 1+len(cfg.attrs))
 			attrs = append(attrs, kindAttrs[k])
-			if paranoid {
-				attrs = append(attrs, l.stack.siteAttrs()...)
-			}
 			attrs = append(attrs, cfg.attrs...)
 			_, span = ts.tracer.Start(ctx, l.name, trace.WithAttributes(attrs...))
 		}
@@ -126,54 +155,57 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 	} else {
 		l.setClock()
 	}
-	if cfg.releaseOnLeak {
-		l.flags |= flReleaseOnLeak
-	}
 	if m != nil {
 		l.m = m.attrsFor(l.name, k)
 		m.recordStart(ctx, l.m)
 	}
-	hold := cfg.hold
+	hold = cfg.hold
 	if hold == 0 {
 		hold = t.cfg.defaultHold
 	}
-	if watch {
-		// The context owns the release: dropping the handle is not a
-		// leak, and the release runs when ctx is done.
-		l.flags |= flCancelWatch
-		t.watches.Add(1)
-	} else if detect {
-		l.flags |= flDetect
+	if hold > 0 || l.flags&flCancelWatch != 0 {
+		l.x.Store(&lifetimeExtra{})
 	}
-	if hold > 0 || watch || paranoid {
-		l.x = &lifetimeExtra{}
-	}
+	return hold
+}
 
+// register publishes the lifetime: in the registry (Live, Shutdown,
+// CloseAll, the leak key) and in the Request its context carries.
+func (t *Tracker) register(l *lifetime, ctx context.Context, cfg *acquireConfig) {
 	t.reg.add(l)
 	if !cfg.outlives && l.flags&flMember == 0 { // a member ends with its scope
-		if r := RequestFrom(ctx); r != nil {
+		if r := requestFrom(ctx); r != nil {
 			r.join(l)
 		}
 	}
 	if t.shut.Load() {
-		// Shutdown ran after the check above and may have missed l.
+		// Shutdown ran after begin looked and may have missed l.
 		l.reportOpenAtShutdown()
 	}
-	if l.flags&flDetect != 0 {
-		t.pin()
-		if l.flags&flBubble == 0 {
-			t.scan.arm(t)
+}
+
+// arm starts what may act on a published lifetime from another
+// goroutine.
+func (t *Tracker) arm(l *lifetime, ctx context.Context, hold time.Duration) {
+	if l.flags&flCancelWatch != 0 {
+		if l.x.Load() == nil {
+			l.x.Store(&lifetimeExtra{})
 		}
+		t.watches.Add(1)
 	}
-	if watch {
+	if l.flags&flDetect != 0 && l.flags&flBubble == 0 {
+		t.scan.arm(t)
+	}
+	x := l.x.Load()
+	if l.flags&flCancelWatch != 0 {
 		stop := context.AfterFunc(ctx, l.onCancel)
-		l.x.watch.Store(&stop)
+		x.watch.Store(&stop)
 	}
 	if hold > 0 {
-		l.x.held.Store(l)
-		l.x.hold.Store(time.AfterFunc(hold, l.x.onHoldExceeded))
+		x.held.Store(l)
+		x.hold.Store(time.AfterFunc(hold, x.onHoldExceeded))
 	}
-	if (watch || hold > 0) && l.finished() {
+	if (l.flags&flCancelWatch != 0 || hold > 0) && l.finished() {
 		// A CloseOnCancel release that ended l before its timers were
 		// armed (its ctx was done already) could not stop them: finish
 		// marks l finished, then stops the timers, so one of the two sees
@@ -186,11 +218,17 @@ func (t *Tracker) begin(l *lifetime, ctx context.Context, k kind, name string, r
 // started. The flight is counted before the claim, so that a Flush that
 // sees the release claimed also sees it counted.
 func (l *lifetime) onCancel() {
+	l.t.flight.add()
+	l.cancelRelease()
+}
+
+// cancelRelease claims and runs a CloseOnCancel release whose flight is
+// counted already: onCancel, and a wait that found the context done.
+func (l *lifetime) cancelRelease() {
 	t := l.t
-	t.flight.add()
 	defer t.flight.done()
 	if !l.claimByLibrary() {
 		return
 	}
-	reportPanic(l, release{l: l, trig: TriggerCancel, flights: 1}.run(l.ctx))
+	reportPanic(l, release{l: l, trig: TriggerCancel, flights: 1, recover: true}.run(l.ctx))
 }

@@ -1,50 +1,13 @@
 package otelguard
 
 import (
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"go.opentelemetry.io/otel/attribute"
-	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 )
 
-// Attribute keys that otelguard sets on lifetime spans. Every key is
-// documented in the attribute table of the package documentation.
-const (
-	// KindKey is set when a lifetime starts: guard, resource or scope.
-	KindKey = attribute.Key("otelguard.kind")
-	// OutcomeKey is set exactly once, when a lifetime ends.
-	OutcomeKey = attribute.Key("otelguard.outcome")
-	// TriggerKey says what ended the lifetime.
-	TriggerKey = attribute.Key("otelguard.trigger")
-	// CleanupDurationKey is the release's run time in milliseconds
-	// (float64), set when a release ran.
-	CleanupDurationKey = attribute.Key("otelguard.cleanup.duration_ms")
-	// CleanupDetachedKey is true when the release ran on a context
-	// detached from an already-done one (context.WithoutCancel plus the
-	// cleanup timeout).
-	CleanupDetachedKey = attribute.Key("otelguard.cleanup.detached")
-	// LeakReleasedKey is true on a leaked_without_close span whose release
-	// was run by the library because of ReleaseOnLeak.
-	LeakReleasedKey = attribute.Key("otelguard.leak.released")
-	// AccessRecordsKey holds the last access points recorded by
-	// Resource.Touch (LeakDetectionParanoid), newest last, each as
-	// "hint @ function file:line"; set on leaked and open_at_shutdown spans.
-	AccessRecordsKey = attribute.Key("otelguard.access_records")
-	// HoldExceededKey is true on a lifetime that outlived its hold
-	// threshold.
-	HoldExceededKey = attribute.Key("otelguard.hold.exceeded")
-	// NameKey carries a lifetime's name on records that are not the
-	// lifetime's own span (misuse records).
-	NameKey = attribute.Key("otelguard.name")
-	// MisuseKindKey says what a misuse record is about, for example
-	// use_after_close.
-	MisuseKindKey = attribute.Key("otelguard.misuse.kind")
-
-	// ErrorTypeKey is the semantic-convention key error.type, set on
-	// failed and timed_out lifetimes.
-	ErrorTypeKey = semconv.ErrorTypeKey
-	// StacktraceKey is the semantic-convention key code.stacktrace: the
-	// acquire stack, in the format of a Go traceback.
-	StacktraceKey = semconv.CodeStacktraceKey
-)
+// The attribute keys otelguard sets are documented in the package
+// documentation's tables (doc.go); they are not exported: a test reads
+// them typed through exporters/memory or otelguardtest.
 
 // Kind is what sort of lifetime a span stands for.
 type Kind string
@@ -109,10 +72,11 @@ func indexOf(t Trigger) trigIndex {
 
 // Precomputed attributes: building them costs nothing on the hot path.
 var (
-	errorTypeTimeout  = ErrorTypeKey.String("timeout")
-	errorTypePanic    = ErrorTypeKey.String("panic")
-	errorTypeGoexit   = ErrorTypeKey.String("goexit")
-	errorTypeCanceled = ErrorTypeKey.String("canceled")
+	errorTypeTimeout  = attrkey.ErrorType.String("timeout")
+	errorTypePanic    = attrkey.ErrorType.String("panic")
+	errorTypeGoexit   = attrkey.ErrorType.String("goexit")
+	errorTypeAborted  = attrkey.ErrorType.String("panic_or_goexit")
+	errorTypeCanceled = attrkey.ErrorType.String("canceled")
 )
 
 // kind is the compact form of Kind kept in a lifetime.
@@ -127,8 +91,8 @@ const (
 var (
 	kindNames = [...]Kind{kGuard: KindGuard, kResource: KindResource, kScope: KindScope}
 	kindAttrs = [...]attribute.KeyValue{
-		kGuard:    KindKey.String(string(KindGuard)),
-		kResource: KindKey.String(string(KindResource)),
-		kScope:    KindKey.String(string(KindScope)),
+		kGuard:    attrkey.Kind.String(string(KindGuard)),
+		kResource: attrkey.Kind.String(string(KindResource)),
+		kScope:    attrkey.Kind.String(string(KindScope)),
 	}
 )

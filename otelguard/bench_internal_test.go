@@ -16,7 +16,7 @@ import (
 // the release; the difference to a raw noop span is what the registry
 // costs, whoever traces.
 func BenchmarkNoopFloor(b *testing.B) {
-	tr := New(WithTracerProvider(noop.NewTracerProvider()), WithLeakDetection(LeakDetectionOff))
+	tr := New(WithTracerProvider(noop.NewTracerProvider()), WithLeakSampling(-1))
 	b.ReportAllocs()
 	for b.Loop() {
 		g := &guardBox{}
@@ -40,7 +40,7 @@ func BenchmarkCaptureStackSkipPackages(b *testing.B) {
 				s := []int{2, 1}
 				for b.Loop() {
 					slices.SortFunc(s, func(x, y int) int {
-						_ = captureStack(1, DefaultStackDepth, []string{"slices"})
+						_ = captureStack(1, defaultStackDepth, []string{"slices"})
 						return x - y
 					})
 				}

@@ -17,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -195,11 +198,11 @@ func BenchmarkNoop(b *testing.B) {
 		}
 	})
 	b.Run("impl=otelguard", func(b *testing.B) {
-		tr := benchTracker(noop.NewTracerProvider(), otelguard.WithLeakDetection(otelguard.LeakDetectionOff))
+		tr := benchTracker(noop.NewTracerProvider(), otelguard.WithLeakSampling(-1))
 		b.ReportAllocs()
 		for b.Loop() {
 			func() {
-				g := tr.NewGuard(ctx, "g", releaseNop)
+				g := otelguard.NewGuard(ctx, "g", releaseNop, otelguard.WithTracker(tr))
 				defer g.Run()
 			}()
 		}
@@ -260,7 +263,7 @@ func BenchmarkUnsampled(b *testing.B) {
 		tr := benchTracker(tp)
 		b.ReportAllocs()
 		for b.Loop() {
-			g := tr.NewGuard(ctx, "g", releaseNop)
+			g := otelguard.NewGuard(ctx, "g", releaseNop, otelguard.WithTracker(tr))
 			_ = g.Run()
 		}
 	})
@@ -284,7 +287,7 @@ func BenchmarkGuard(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			func() {
-				g := tr.NewGuard(ctx, "tx.rollback", releaseNop)
+				g := otelguard.NewGuard(ctx, "tx.rollback", releaseNop, otelguard.WithTracker(tr))
 				defer g.Run()
 			}()
 		}
@@ -330,22 +333,6 @@ func BenchmarkMetrics(b *testing.B) {
 	}
 }
 
-// BenchmarkTouch is one Resource.Touch at each leak detection level.
-func BenchmarkTouch(b *testing.B) {
-	ctx := context.Background()
-	for _, lvl := range []otelguard.LeakDetection{otelguard.LeakDetectionOff, otelguard.LeakDetectionOn, otelguard.LeakDetectionStacks, otelguard.LeakDetectionParanoid} {
-		b.Run("level="+lvl.String(), func(b *testing.B) {
-			tr := benchTracker(noop.NewTracerProvider(), otelguard.WithLeakDetection(lvl))
-			r := otelguard.Acquire(ctx, "buf", benchValue(), releaseInt, otelguard.WithTracker(tr))
-			defer r.Close(ctx)
-			b.ReportAllocs()
-			for b.Loop() {
-				r.Touch("read")
-			}
-		})
-	}
-}
-
 // BenchmarkLeakFound measures how many forced GC cycles it takes to find a
 // dropped handle (the target is at most 2). After each runtime.GC it gives
 // the runtime's cleanup goroutine and the Tracker's reporter a bounded
@@ -355,19 +342,19 @@ func BenchmarkLeakFound(b *testing.B) {
 	var cycles, worst int
 	b.ReportAllocs()
 	for b.Loop() {
-		want := tr.LeakCount() + 1
+		want := bridge.LeakCount(tr) + 1
 		dropResource(tr)
 		n := 0
-		for tr.LeakCount() < want {
+		for bridge.LeakCount(tr) < want {
 			runtime.GC()
 			n++
 			// The report follows the cycle on the runtime's cleanup
 			// goroutine and the Tracker's: give them time (bounded), so
 			// that only collections are counted.
-			for deadline := time.Now().Add(100 * time.Millisecond); tr.LeakCount() < want && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(100 * time.Millisecond); bridge.LeakCount(tr) < want && time.Now().Before(deadline); {
 				runtime.Gosched()
 			}
-			if tr.LeakCount() < want && n == 2 {
+			if bridge.LeakCount(tr) < want && n == 2 {
 				b.Fatal("leak not found within 2 GC cycles (the published figure)")
 			}
 		}
@@ -452,16 +439,19 @@ func BenchmarkShutdownMillion(b *testing.B) {
 }
 
 // endAsShutdown ends spans as Tracker.Shutdown ends an open lifetime's
-// span at the default leak detection level: outcome, trigger and the
-// acquire stack, in one SetAttributes call. As a user writes it: the
+// span at the default leak detection level: outcome, trigger, the
+// missed-close mark and the acquire stack, in one SetAttributes call, and
+// the Error status of a missed close. As a user writes it: the
 // variadic slice is allocated per call, as otelguard allocates its end
 // attributes. TestShutdownBaselineEndsSpansAsShutdownDoes keeps it so.
 func endAsShutdown(spans []trace.Span, stack string) {
 	for _, s := range spans {
 		s.SetAttributes(
-			otelguard.OutcomeKey.String(string(otelguard.OutcomeOpenAtShutdown)),
-			otelguard.TriggerKey.String(string(otelguard.TriggerShutdown)),
-			otelguard.StacktraceKey.String(stack))
+			attrkey.Outcome.String(string(otelguard.OutcomeOpenAtShutdown)),
+			attrkey.Trigger.String(string(otelguard.TriggerShutdown)),
+			attrkey.MissedClose.Bool(true),
+			attrkey.Stacktrace.String(stack))
+		s.SetStatus(codes.Error, "still open at Tracker.Shutdown: its owner never closed it")
 		s.End()
 	}
 }
@@ -499,7 +489,7 @@ func TestShutdownBaselineEndsSpansAsShutdownDoes(t *testing.T) {
 		sh := shape{name: s.Name(), attrs: map[attribute.Key]string{}, status: s.Status(), events: len(s.Events()), links: len(s.Links())}
 		for _, kv := range s.Attributes() {
 			v := kv.Value.String()
-			if kv.Key == otelguard.StacktraceKey && v != "" {
+			if kv.Key == attrkey.Stacktrace && v != "" {
 				v = "(a stack)"
 			}
 			sh.attrs[kv.Key] = v
@@ -566,10 +556,10 @@ func (p *heapPeak) report(b *testing.B) {
 // sampleStack is a rendered acquire stack of the benchmark's call site.
 func sampleStack() string {
 	tr := benchTracker(noop.NewTracerProvider())
-	g := tr.NewGuard(context.Background(), "g", releaseNop)
+	g := otelguard.NewGuard(context.Background(), "g", releaseNop, otelguard.WithTracker(tr))
 	//otelguard:handoff the guard only puts a lifetime in Live(); its cleanup is not meant to run
 	defer g.Disarm()
-	return tr.Live()[0].Stack()
+	return tr.Live()[0].Stack
 }
 
 // memoryChildEnv names the implementation TestMemoryPerOpenChild measures.
@@ -805,7 +795,7 @@ func BenchmarkCloseWedgedExporter(b *testing.B) {
 			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithMaxExportBatchSize(1), sdktrace.WithBatchTimeout(time.Millisecond)))
 			tr := benchTracker(tp)
 			if mode == "wedged" {
-				_ = tr.NewGuard(context.Background(), "first", releaseNop).Run()
+				_ = otelguard.NewGuard(context.Background(), "first", releaseNop, otelguard.WithTracker(tr)).Run()
 				select {
 				case <-exp.entered:
 				case <-time.After(10 * time.Second):

@@ -26,7 +26,9 @@
 // of the span in the acquire context, and ended when the lifetime ends:
 // after the release returns, or — for CloseAsync and CloseAll only — at
 // their context's deadline (timed_out) while a release that ignores its
-// context goes on in the background. Attributes:
+// context goes on in the background. Attributes (the keys are not exported
+// constants: read them typed through exporters/memory or otelguardtest,
+// or by these names):
 //
 //	key                            when                     values
 //	otelguard.kind                 start                    guard, resource, scope
@@ -34,27 +36,65 @@
 //	                                                        leaked_without_close, open_at_shutdown
 //	otelguard.trigger              end                      close, defer, panic, cancel, scope,
 //	                                                        disarm, gc, shutdown
+//	otelguard.missed_close         end, on a missed close   true (see Missed closes)
 //	otelguard.cleanup.duration_ms  end, when a release ran  float64
 //	otelguard.cleanup.detached     end, release detached    bool
 //	otelguard.leak.released        end, on a leak           bool: ReleaseOnLeak ran the release
+//	otelguard.hold.exceeded        end, held too long       true
 //	error.type                     failed, timed_out        semconv error type; "timeout", "canceled",
-//	                                                        "panic", "goexit"
-//	code.stacktrace                leaked, open_at_shutdown the acquire stack, Go traceback format
+//	                                                        "panic", "goexit" (library goroutines),
+//	                                                        "panic_or_goexit" (the caller's goroutine)
+//	code.stacktrace                on a missed close        the acquire stack, Go traceback format
 //
-// The status is Error for failed, timed_out and leaked_without_close. The
-// happy path records no span events; a release's panic records an exception
-// event, a hold threshold and a request's end record theirs. Misuse (Value
+// The status is Error for failed, timed_out and every missed close. The
+// happy path records no span events; a panic recovered on a library
+// goroutine records an exception event; a hold threshold
+// (otelguard.hold.threshold_exceeded, otelguard.hold.returned_late) and a
+// request's end (otelguard.request.outlived) record theirs. Misuse (Value
 // after Close, Add on a closed Scope) is recorded as a short span named
-// otelguard.misuse, linked to the lifetime's span; it has no
-// otelguard.kind, so it is never mistaken for a lifetime.
+// otelguard.misuse (otelguard.misuse.kind, otelguard.name), linked to the
+// lifetime's span; it has no otelguard.kind, so it is never mistaken for a
+// lifetime.
+//
+// # Missed closes
+//
+// A missed close is a lifetime its owner never ended: leaked (the handle
+// dropped, found by the garbage collector), open at Shutdown, or ended
+// because a context ended rather than by its owner — an integration says
+// so with MissedClose (guardsql's rows and transactions that database/sql
+// closed when their context ended). Not a missed close: CloseOnCancel (the
+// owner asked for it), CloseAll, Detach, Disarm. Every missed close has
+// otelguard.missed_close=true, status Error with a description, and
+// code.stacktrace; it is counted (otelguard.lifetime.missed_close), logged
+// through WithLogger, and fails otelguardtest. One search in a tracing
+// backend, otelguard.missed_close=true, finds every kind.
+//
+// # Metrics
+//
+// Counts do not depend on trace sampling. Every instrument carries
+// otelguard.kind and otelguard.name; those recorded when a lifetime ends
+// carry otelguard.outcome too.
+//
+//	instrument                            kind            what
+//	otelguard.lifetime.active             UpDownCounter   lifetimes open now
+//	otelguard.lifetime.ended              Counter         lifetimes ended, by outcome
+//	otelguard.lifetime.missed_close       Counter         missed closes
+//	otelguard.lifetime.duration           Histogram (s)   acquire to end
+//	otelguard.cleanup.duration            Histogram (s)   release run time
+//	otelguard.lifetime.held_too_long      Counter         open past their hold threshold
+//	otelguard.lifetime.outlived_request   Counter         open when their Request ended
+//	otelguard.misuse                      Counter         misuses, by otelguard.misuse.kind
 //
 // # Exactly one outcome
 //
 // Whatever the interleaving of Close, Run, Disarm, Detach, cancellation,
 // garbage collection, Shutdown and CloseAll, a lifetime's outcome is decided
 // by one atomic state transition, and its release function runs at most
-// once. A repeated or concurrent Close waits for a release in flight
-// (bounded by its context) and returns an error wrapping ErrClosed.
+// once. Claimed means running: whoever wins a lifetime's release runs it
+// now, on its own goroutine; nothing claims a release it will run later. A
+// repeated or concurrent Close, and a Scope's Close reaching a member
+// released elsewhere, waits for the release in flight (bounded by its
+// context); a Close returns an error wrapping ErrClosed.
 //
 // # Close runs where it is called
 //
@@ -67,7 +107,8 @@
 // follows what the release returns: nil is cleaned; an error wrapping
 // context.DeadlineExceeded is timed_out (error.type timeout); any other
 // error, context.Canceled included, is failed; a panic is failed and goes
-// on to the caller with its value and stack.
+// on to the caller unchanged: nothing recovers it, so the crash names the
+// function that panicked, not otelguard.
 //
 // A context that is already done (the cancelled task cleaning up) is
 // replaced by context.WithoutCancel of it, bounded by the cleanup timeout
@@ -80,33 +121,43 @@
 // its result on a channel, by the context's deadline at the latest: if the
 // release outlives it, the span ends timed_out then and the release goes on
 // as a straggler. CloseAll, Flush and Shutdown return by their context's
-// deadline, always; what CloseAll took on and has not finished by then
-// ends timed_out and goes on. They wait only for work on the library's own
-// goroutines, never for a Close running on a caller's goroutine.
+// deadline, always; the release CloseAll runs when it gives up ends
+// timed_out and goes on, and what it had not reached stays open. CloseAll
+// claims each lifetime only when it starts its release, so an owner that
+// closes a lifetime meanwhile runs that release itself, at once. They wait
+// only for work on the library's own goroutines, never for a Close
+// running on a caller's goroutine.
 //
 // # Panics and runtime.Goexit
 //
 // Guard.Run deferred directly while a panic unwinds records trigger panic,
-// runs the cleanup and lets the panic go on. On goroutines of the library's
-// own (CloseAsync, CloseOnCancel, ReleaseOnLeak, CloseAll) a panic never
+// runs the cleanup and lets the panic go on. On the caller's goroutine
+// (Close, Run, Scope.Close) a release's panic is observed, not recovered:
+// the lifetime ends failed and the panic goes on with its own stack. On
+// goroutines of the library's own (CloseAsync, CloseOnCancel,
+// ReleaseOnLeak, CloseAll) a panic never
 // crashes the process: it becomes a *PanicError, reported through
 // otel.Handle and returned where there is a result to return it in. A
 // release that calls runtime.Goexit (t.FailNow in a test cleanup) ends its
-// lifetime failed; a Scope still releases its older members, and CloseAll
-// the rest of what it took on.
+// lifetime failed; a Scope still releases its older members, CloseAll the
+// rest, and a ReleaseOnLeak release that Goexits is still recorded as a
+// leak.
 //
 // # Leak detection
 //
-// With leak detection on (the default, LeakDetectionStacks), every handle
-// gets a runtime cleanup (runtime.AddCleanup). The acquire stack is captured
+// With leak detection on (the default; WithLeakSampling(-1) turns it off),
+// every handle gets a runtime cleanup (runtime.AddCleanup). The acquire stack is captured
 // as program counters (interned, so one call site costs one record) and
 // symbolized only when it is reported. When a handle that was never closed,
 // run or disarmed becomes unreachable, its span ends leaked_without_close,
 // trigger gc, with the acquire stack in code.stacktrace. The report is made
 // on a goroutine of the Tracker's own, never on the runtime's cleanup
 // goroutine. Detection does not depend on sampling, and nothing is lost
-// because the program dropped its Tracker: a Tracker with open lifetimes
-// under leak detection stays alive until they end or it is shut down.
+// because the program dropped a reference: a Tracker lives from New until
+// Shutdown, as a TracerProvider does, and after Shutdown the lifetimes it
+// watches keep their leak detection and ReleaseOnLeak still runs. A
+// Tracker never shut down lives as long as the process: shut down what you
+// create (otelguardtest does it for tests).
 //
 // The garbage collector decides when a leak is found: usually at the next
 // collection after the handle is dropped. A process that does not allocate
@@ -127,9 +178,10 @@
 //
 // # In production
 //
-// WithLogger is where every leak reaches a person, sampled or not: a Warn
-// record per leaked_without_close or open_at_shutdown lifetime, with its
-// acquire stack, at most one per call site per WithLeakLogInterval. The
+// WithLogger is where every missed close reaches a person, sampled or not:
+// a Warn record per leaked_without_close, open_at_shutdown or
+// closed_by_context lifetime, with its acquire stack, at most one per call
+// site per WithLeakLogInterval (the rest counted into a summary). The
 // metrics count every lifetime by outcome, whatever the sampling.
 //
 // # testing/synctest
@@ -150,33 +202,43 @@
 // Tracker.CloseAll releases what is open instead, newest first, and is not
 // terminal. Call either before shutting down the TracerProvider.
 //
-// # Bad input
+// # Bad input and bounds
 //
 // Programmer errors that cannot mean anything panic at the call site with
 // a message starting "otelguard: ": a nil cleanup or release function, a
 // nil value given to Track, a nil closer given to Scope.Add, Defer or Add
-// on a nil *Scope, a method called on a nil *Tracker. Everything else gets
-// a safe default:
+// on a nil *Scope, a method called on a nil *Tracker. Every duration and
+// count option follows one rule: zero selects the default, a negative
+// value turns the thing off. Everything else gets a safe default:
 //
-//	nil context                      context.Background()
-//	empty name                       otelguard.guard, otelguard.resource, otelguard.scope
-//	name over MaxNameLength bytes    cut at a UTF-8 boundary, ending in "..."
-//	WithTracker(nil)                 ignored
-//	ContextWithTracker(ctx, nil)     ctx, unchanged
-//	WithCleanupTimeout(d <= 0)       DefaultCleanupTimeout
-//	WithStackDepth(n < 0)            DefaultStackDepth; above MaxStackDepth: clamped
-//	WithHoldThreshold(d <= 0)        no threshold for that lifetime
-//	WithDefaultHoldThreshold(d <= 0) no threshold
-//	WithLeakCheckInterval(d < 0)     no check; 0: DefaultLeakCheckInterval
-//	WithLeakSampling(n <= 1)         every lifetime watched
-//	WithCallerSkip(n < 0)            0
-//	unknown LeakDetection            LeakDetectionStacks
-//	nil Option, nil provider         ignored
+//	nil context                   context.Background()
+//	empty name                    otelguard.guard, otelguard.resource, otelguard.scope
+//	name over 256 bytes           cut at a UTF-8 boundary, ending in "..."
+//	WithTracker(nil), nil Option  ignored; a nil provider: the global one
+//	ContextWithTracker(ctx, nil)  ctx, unchanged
+//	WithCallerSkip(n < 0)         0
 //
-// A nil *Guard, *Resource or *Scope is inert (Close returns ErrClosed, Run
-// nil, Disarm false, Name ""). Attributes given with WithAttributes are
-// subject to the TracerProvider's span limits; a rendered stack is bounded
-// in frames (MaxStackDepth) and bytes (16 KiB).
+//	option                     default        negative
+//	WithCleanupTimeout         10s            unbounded detached releases
+//	WithStackDepth             32 (max 128)   no acquire stacks
+//	WithLeakSampling           every lifetime leak detection off
+//	WithLeakCheckInterval      1 minute       no forced collections
+//	WithLeakLogInterval        1 minute       no per-site limit: every record
+//	WithDefaultHoldThreshold   none           none
+//	WithHoldThreshold          the Tracker's  none for that lifetime
+//
+// Every table the library keeps has a bound and keeps its promise past it:
+// at most 64 attributes from WithAttributes per lifetime (the first kept);
+// rendered stacks of at most 128 frames and 16 KiB; 8192 interned acquire
+// stacks (past that a stack is kept unshared); leak sampling counts 4096
+// call sites apart at once (a site past that takes the slot of an older
+// one, which starts counting again from zero if it returns: watched more,
+// never less); the leak log and findings limit 4096 sites apart at once
+// (past that sites share a limit: their records are folded and counted in
+// otelguard.repeats, never dropped); the metric attribute cache holds 1024
+// names (past that, sets are built per record); Tracker keeps the last 256
+// missed closes for otelguardtest. A nil *Guard, *Resource or *Scope is
+// inert (Close returns ErrClosed, Run nil, Disarm false, Name "").
 //
 // # Cost
 //

@@ -35,6 +35,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 )
@@ -219,7 +220,8 @@ func (m *fzModel) release(l *fzLife, trig otelguard.Trigger) (failed bool, pv an
 	return failed, pv
 }
 
-// scopeRelease closes the members newest first; the first panic goes on.
+// scopeRelease closes the members newest first; the first panic goes on,
+// a later one (closed while the first unwinds) goes to otel.Handle.
 func (m *fzModel) scopeRelease(s *fzLife) (failed bool, pv any) {
 	s.taken = true
 	ms := s.members
@@ -245,6 +247,8 @@ func (m *fzModel) scopeRelease(s *fzLife) (failed bool, pv any) {
 		failed = failed || f
 		if pv == nil {
 			pv = p
+		} else if p != nil {
+			m.handled++ // a later panic, while the first unwinds: otel.Handle
 		}
 	}
 	return failed, pv
@@ -341,12 +345,12 @@ func (m *fzModel) step(op, arg byte) {
 		l := m.newLife('g', mode, watch)
 		actx, opts := m.acquireOpts(l)
 		rc := l.rc
-		l.g = m.h.tr.NewGuard(actx, l.name, func(context.Context) error { return rc.do() }, opts...)
+		l.g = otelguard.NewGuard(actx, l.name, func(context.Context) error { return rc.do() }, append(opts, otelguard.WithTracker(m.h.tr))...)
 		m.guards[slot] = l
 	case opAcqScope:
 		l := m.newLife('s', 0, watch)
 		actx, opts := m.acquireOpts(l)
-		l.s = m.h.tr.NewScope(actx, l.name, opts...)
+		l.s = otelguard.NewScope(actx, l.name, append(opts, otelguard.WithTracker(m.h.tr))...)
 		l.counter = &fzForeign{name: l.name + ".counter"}
 		l.s.Add(l.counter)
 		l.members = []fzEntry{{f: l.counter}}
@@ -464,13 +468,13 @@ func (m *fzModel) step(op, arg byte) {
 		l := m.newLife('m', mode, false)
 		rc := l.rc
 		got := catch(func() { s.s.Defer(l.name, func(context.Context) error { return rc.do() }) })
-		if got != nil {
-			m.fatalf("Defer panicked: %v", got)
-		}
+		var want any
 		if !m.push(s, fzEntry{l: l}) {
-			if _, pv := m.release(l, otelguard.TriggerScope); pv != nil {
-				m.handled++
-			}
+			// Run at once on the caller's goroutine: a panic goes on.
+			_, want = m.release(l, otelguard.TriggerScope)
+		}
+		if got != want {
+			m.fatalf("Defer panicked %v, want %v", got, want)
 		}
 	case opAddRes, opAddScope:
 		s := m.scopes[slot]
@@ -489,13 +493,17 @@ func (m *fzModel) step(op, arg byte) {
 		} else {
 			got = catch(func() { s.s.Add(c.s) })
 		}
-		if got != nil {
-			m.fatalf("Add panicked: %v", got)
-		}
+		var want any
 		if !m.push(s, fzEntry{l: c}) && !c.claimed {
-			if failed, _ := m.release(c, otelguard.TriggerScope); failed { // to otel.Handle
+			// Closed at once on the caller's goroutine: an error goes to
+			// otel.Handle, a panic goes on.
+			failed, pv := m.release(c, otelguard.TriggerScope)
+			if want = pv; failed && pv == nil {
 				m.handled++
 			}
+		}
+		if got != want {
+			m.fatalf("Add panicked %v, want %v", got, want)
 		}
 	case opAddForeign:
 		s := m.scopes[slot]
@@ -504,14 +512,19 @@ func (m *fzModel) step(op, arg byte) {
 		}
 		f := &fzForeign{name: fmt.Sprintf("%s.f%d", s.name, len(m.foreigns)), mode: mode}
 		m.foreigns = append(m.foreigns, f)
-		if got := catch(func() { s.s.Add(f) }); got != nil {
-			m.fatalf("Add panicked: %v", got)
-		}
+		got := catch(func() { s.s.Add(f) })
+		var want any
 		if !m.push(s, fzEntry{f: f}) {
 			f.runs++
-			if f.mode != 0 { // its error or panic goes to otel.Handle
+			switch f.mode {
+			case 1: // its error goes to otel.Handle
 				m.handled++
+			case 2: // its panic goes on
+				want = fzPanic{f.name}
 			}
+		}
+		if got != want {
+			m.fatalf("Add panicked %v, want %v", got, want)
 		}
 	case opScopeClose:
 		s := m.scopes[slot]
@@ -645,13 +658,13 @@ func (m *fzModel) checkSpans() {
 	ended := m.h.rec.Ended()
 	misuse := map[string]string{}
 	for i, s := range ended {
-		if s.Name() == otelguard.MisuseSpanName {
+		if s.Name() == attrkey.MisuseSpan {
 			a := attrs(s)
-			n := a[otelguard.NameKey].AsString()
+			n := a[attrkey.Name].AsString()
 			if _, dup := misuse[n]; dup {
 				m.fatalf("two misuse records for %s", n)
 			}
-			misuse[n] = a[otelguard.MisuseKindKey].AsString()
+			misuse[n] = a[attrkey.MisuseKind].AsString()
 			continue
 		}
 		byName[s.Name()] = append(byName[s.Name()], i)
@@ -670,7 +683,7 @@ func (m *fzModel) checkSpans() {
 		}
 		if want == 1 {
 			a := attrs(ended[idx[0]])
-			if o, tg := a[otelguard.OutcomeKey].AsString(), a[otelguard.TriggerKey].AsString(); o != string(l.outcome) || tg != string(l.trigger) {
+			if o, tg := a[attrkey.Outcome].AsString(), a[attrkey.Trigger].AsString(); o != string(l.outcome) || tg != string(l.trigger) {
 				m.fatalf("%s: span %s/%s, model %s/%s", l.name, o, tg, l.outcome, l.trigger)
 			}
 		}
@@ -695,11 +708,11 @@ func runLifetimeOps(t *testing.T, data []byte) {
 	if len(data) == 0 {
 		return
 	}
-	level := []otelguard.LeakDetection{otelguard.LeakDetectionOff, otelguard.LeakDetectionOn,
-		otelguard.LeakDetectionStacks, otelguard.LeakDetectionParanoid}[data[0]%4]
+	level := []otelguard.Option{otelguard.WithLeakSampling(-1), otelguard.WithStackDepth(-1),
+		otelguard.WithStackDepth(0), otelguard.WithLeakSampling(1)}[data[0]%4]
 	data = data[1:]
 	// A noop meter provider: no metrics to record, a faster execution.
-	h := newHarness(t, otelguard.WithLeakDetection(level), otelguard.WithMeterProvider(metricnoop.NewMeterProvider()))
+	h := newHarness(t, level, otelguard.WithMeterProvider(metricnoop.NewMeterProvider()))
 	m := &fzModel{t: t, h: h, hd: captureHandled(t)}
 	// A deadlock would stall the fuzzer without a report: crash instead,
 	// so that the input is saved as a crasher, with every goroutine's stack.
@@ -931,13 +944,13 @@ func decodeSeed(t *testing.T, s string) []byte {
 // bytes ending in "...", never inside a rune of a valid UTF-8 name; the
 // empty name gets the kind's default.
 func FuzzNames(f *testing.F) {
-	for _, s := range []string{"", "db.conn", strings.Repeat("a", otelguard.MaxNameLength), strings.Repeat("a", otelguard.MaxNameLength+1),
+	for _, s := range []string{"", "db.conn", strings.Repeat("a", maxNameLength), strings.Repeat("a", maxNameLength+1),
 		strings.Repeat("é", 200), strings.Repeat("\x80", 300), strings.Repeat("a", 254) + "😀"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOff), otelguard.WithMeterProvider(metricnoop.NewMeterProvider()))
-		g := h.tr.NewGuard(context.Background(), name, nop)
+		h := newHarness(t, otelguard.WithLeakSampling(-1), otelguard.WithMeterProvider(metricnoop.NewMeterProvider()))
+		g := otelguard.NewGuard(context.Background(), name, nop, otelguard.WithTracker(h.tr))
 		_ = g.Run()
 		got := h.rec.Ended()[0].Name()
 		switch {
@@ -945,12 +958,12 @@ func FuzzNames(f *testing.F) {
 			if got != "otelguard.guard" {
 				t.Fatalf("empty name became %q", got)
 			}
-		case len(name) <= otelguard.MaxNameLength:
+		case len(name) <= maxNameLength:
 			if got != name {
 				t.Fatalf("name %q changed to %q", name, got)
 			}
 		default:
-			if len(got) > otelguard.MaxNameLength || !strings.HasSuffix(got, "...") || !strings.HasPrefix(name, strings.TrimSuffix(got, "...")) {
+			if len(got) > maxNameLength || !strings.HasSuffix(got, "...") || !strings.HasPrefix(name, strings.TrimSuffix(got, "...")) {
 				t.Fatalf("name of %d bytes cut to %q", len(name), got)
 			}
 			if utf8.ValidString(name) && !utf8.ValidString(got) {

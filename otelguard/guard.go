@@ -35,26 +35,16 @@ type guardBox struct {
 	l lifetime
 }
 
-// NewGuard starts a guard named name around cleanup, as a child of the span
-// in ctx. cleanup runs at most once, when Run is called; Disarm prevents
-// it. It panics if cleanup is nil. An empty name becomes "otelguard.guard";
-// a nil ctx is taken as context.Background(). WithTracker among opts is
-// ignored: the receiver is the tracker.
+// NewGuard starts a guard named name around cleanup, as a child of the
+// span in ctx. cleanup runs at most once, when Run is called; Disarm
+// prevents it. It panics if cleanup is nil. An empty name becomes
+// "otelguard.guard"; a nil ctx is taken as context.Background(). It uses
+// the Tracker given with WithTracker, else the one ctx carries
+// (ContextWithTracker), else Default().
 //
 // cleanup gets ctx (with the guard's span, so its own spans nest under it);
 // if ctx is done by the time cleanup runs, it gets context.WithoutCancel(ctx)
 // bounded by the cleanup timeout instead.
-func (t *Tracker) NewGuard(ctx context.Context, name string, cleanup func(context.Context) error, opts ...AcquireOption) *Guard {
-	mustTracker(t, "NewGuard")
-	if cleanup == nil {
-		panic("otelguard: NewGuard: nil cleanup function")
-	}
-	cfg := resolveAcquire(opts)
-	return t.newGuard(ctx, name, cleanup, &cfg, 1)
-}
-
-// NewGuard is Tracker.NewGuard on the Tracker given with WithTracker, else
-// the one ctx carries (ContextWithTracker), else Default().
 func NewGuard(ctx context.Context, name string, cleanup func(context.Context) error, opts ...AcquireOption) *Guard {
 	if cleanup == nil {
 		panic("otelguard: NewGuard: nil cleanup function")
@@ -92,7 +82,16 @@ func (t *Tracker) newGuard(ctx context.Context, name string, cleanup func(contex
 // defer.
 //
 // Outside a panic, a panic in the cleanup ends the span failed and goes on
-// to Run's caller with the same value.
+// to Run's caller unchanged, with the stack of the function that
+// panicked: nothing recovers it.
+//
+// A Run that finds the cleanup running on a goroutine of the library's
+// own (CloseAll, CloseOnCancel) waits for it to return, bounded by the
+// guard's context, then returns nil; a cleanup run there must not call
+// Run on its own guard. A Run that finds the cleanup running on a
+// caller's goroutine (another Run, or this cleanup calling Run on its own
+// guard) returns nil at once: Run has no context to bound a wait with, and
+// cannot tell the two apart.
 func (g *Guard) Run() error {
 	if p := recover(); p != nil {
 		g.runPanicking(p)
@@ -103,15 +102,14 @@ func (g *Guard) Run() error {
 	}
 	l := g.l
 	if !l.claim() {
+		if l.state.Load()&stLibrary != 0 {
+			l.waitFinished(l.ctx)
+		}
 		return nil
 	}
 	g.cleanup.Stop()
-	res := release{l: l, trig: TriggerDefer}.run(l.ctx)
-	runtime.KeepAlive(g)
-	if res.panic != nil {
-		panic(res.panic.value)
-	}
-	return res.err
+	defer runtime.KeepAlive(g) // across the cleanup, even if it panics
+	return release{l: l, trig: TriggerDefer}.run(l.ctx).err
 }
 
 func (g *Guard) runPanicking(p any) {
@@ -123,7 +121,7 @@ func (g *Guard) runPanicking(p any) {
 		return
 	}
 	g.cleanup.Stop()
-	res := release{l: l, trig: TriggerPanic}.run(l.ctx)
+	res := release{l: l, trig: TriggerPanic, recover: true}.run(l.ctx)
 	runtime.KeepAlive(g)
 	if res.panic != nil {
 		otel.Handle(fmt.Errorf("otelguard: cleanup of %q panicked while a panic was unwinding (%v): %w", l.name, p,

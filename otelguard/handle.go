@@ -23,22 +23,18 @@ func watch[H any](owner *H, h *handle) {
 }
 
 // closeInline runs the release on the calling goroutine with ctx and
-// trigger trig: Resource.Close, Scope.Close. A panic in the release goes
-// on with the same value once the lifetime has ended; a runtime.Goexit
-// goes on too. A Close that loses the claim waits for the release in
-// flight (bounded by ctx) and returns ErrClosed.
+// trigger trig: Resource.Close, Scope.Close. Nothing is recovered: a
+// panic in the release ends the lifetime and goes on with its own stack;
+// a runtime.Goexit ends it and goes on too. A Close that loses the claim
+// waits for the release in flight (bounded by ctx) and returns ErrClosed.
 func (h *handle) closeInline(ctx context.Context, trig Trigger) error {
 	l := h.l
 	if !l.claim() {
 		return l.waitFinished(ctx)
 	}
 	h.cleanup.Stop()
-	res := release{l: l, trig: trig}.run(ctx)
-	runtime.KeepAlive(h)
-	if res.panic != nil {
-		panic(res.panic.value)
-	}
-	return res.err
+	defer runtime.KeepAlive(h) // across the release, even if it panics
+	return release{l: l, trig: trig}.run(ctx).err
 }
 
 // closeAsync is Resource.CloseAsync: see there.
@@ -50,11 +46,11 @@ func (h *handle) closeAsync(ctx context.Context) <-chan error {
 			ch <- ErrClosed
 			return ch
 		}
-		l.t.flight.add()
-		go func() {
-			defer l.t.flight.done()
-			ch <- l.waitFinished(ctx)
-		}()
+		// Another path owns the release: this goroutine only waits for it,
+		// which is no work of the library's (Flush and Shutdown do not
+		// count it; the release, if it runs on a goroutine of the
+		// library's, is counted there).
+		go func() { ch <- l.waitFinished(ctx) }()
 		return ch
 	}
 	h.cleanup.Stop()

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -79,10 +81,10 @@ func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
 func wantEnd(t testing.TB, s sdktrace.ReadOnlySpan, o otelguard.Outcome, tr otelguard.Trigger) map[attribute.Key]attribute.Value {
 	t.Helper()
 	a := attrs(s)
-	if got := a[otelguard.OutcomeKey].AsString(); got != string(o) {
+	if got := a[attrkey.Outcome].AsString(); got != string(o) {
 		t.Errorf("%s: outcome = %q, want %q (attrs %v)", s.Name(), got, o, s.Attributes())
 	}
-	if got := a[otelguard.TriggerKey].AsString(); got != string(tr) {
+	if got := a[attrkey.Trigger].AsString(); got != string(tr) {
 		t.Errorf("%s: trigger = %q, want %q", s.Name(), got, tr)
 	}
 	return a
@@ -123,3 +125,15 @@ func otelguardAttr(k, v string) attribute.KeyValue { return attribute.String(k, 
 func containsFunc(stack, fn string) bool { return strings.Contains(stack, "."+fn+"(") }
 
 func runtimeGoexit() { runtime.Goexit() }
+
+// The documented bounds and defaults (doc.go's tables), which the core no
+// longer exports.
+const (
+	maxNameLength            = 256
+	defaultCleanupTimeout    = 10 * time.Second
+	defaultStackDepth        = 32
+	maxStackDepth            = 128
+	maxAttributes            = 64
+	defaultLeakLogInterval   = time.Minute
+	defaultLeakCheckInterval = time.Minute
+)

@@ -4,14 +4,10 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/internal/stacklog"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-)
-
-// Span event names of the hold threshold.
-const (
-	EventHoldExceeded = "otelguard.hold.threshold_exceeded"
-	EventReturnedLate = "otelguard.hold.returned_late"
 )
 
 // onHoldExceeded runs on the timer's goroutine when a lifetime with a hold
@@ -22,8 +18,11 @@ func (l *lifetime) onHoldExceeded() {
 	}
 	age, _ := l.age()
 	if l.flags&flRecording != 0 {
-		attrs := l.appendReportAttrs(nil)
-		l.span.AddEvent(EventHoldExceeded, trace.WithAttributes(attrs...))
+		var attrs []attribute.KeyValue
+		if l.stack != nil {
+			attrs = append(attrs, attrkey.Stacktrace.String(l.stackText()))
+		}
+		l.span.AddEvent(attrkey.EventHoldExceeded, trace.WithAttributes(attrs...))
 	}
 	if l.m != nil {
 		l.t.meters.recordHeld(l.m)
@@ -33,7 +32,7 @@ func (l *lifetime) onHoldExceeded() {
 			slog.String("otelguard.name", l.name),
 			slog.String("otelguard.kind", string(kindNames[l.kind])),
 			slog.Duration("held", age),
-			stacklog.Attr(string(StacktraceKey), l.stackText()))
+			stacklog.Attr(string(attrkey.Stacktrace), l.stackText()))
 	}
 }
 
@@ -44,7 +43,7 @@ func (l *lifetime) holdReturned(o Outcome) {
 		return
 	}
 	if l.flags&flRecording != 0 {
-		l.span.AddEvent(EventReturnedLate)
+		l.span.AddEvent(attrkey.EventReturnedLate)
 	}
 	if lg := l.t.cfg.logger; lg != nil {
 		age, _ := l.age()

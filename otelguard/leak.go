@@ -1,10 +1,7 @@
 package otelguard
 
 import (
-	"context"
 	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // Leak detection. A handle (Guard, Resource, Scope) gets a runtime cleanup
@@ -18,37 +15,12 @@ import (
 // cleanup only queues the lifetime; a goroutine of the Tracker's own,
 // started when there is work and gone when there is none, reports it.
 
-// leakRecordsKept is how many of the most recent leaks Leaks returns.
-const leakRecordsKept = 256
-
-// LeakRecord describes a lifetime found leaked: its handle became
-// unreachable before anything ended it.
-type LeakRecord struct {
-	// ID identifies the lifetime within its Tracker: its acquire order, as
-	// LiveLifetime.ID while it was open.
-	ID         uint64
-	Name       string
-	Kind       Kind
-	AcquiredAt time.Time
-	FoundAt    time.Time
-	// Stack is the acquire stack in the format of a Go traceback; empty
-	// when stacks are not captured.
-	Stack string
-	// Released is true when ReleaseOnLeak ran the release.
-	Released bool
-	// Touches are the last access points Resource.Touch recorded
-	// (LeakDetectionParanoid), oldest first.
-	Touches []AccessRecord
-}
-
 type leakBook struct {
 	mu      sync.Mutex
 	queue   []*lifetime
 	running bool
 
-	total  atomic.Int64
-	ringMu sync.Mutex
-	ring   []LeakRecord // the most recent leakRecordsKept, oldest first
+	missed missedBook // see missed.go
 }
 
 // leakKey is the argument of the runtime cleanup attached to every handle:
@@ -68,7 +40,7 @@ type leakKey struct {
 
 // key returns the leak key of a registered lifetime.
 func (l *lifetime) key() leakKey {
-	return leakKey{tracker: l.t.trackerID(), slot: l.slot, seq: l.seq}
+	return leakKey{tracker: l.t.id.Load(), slot: l.slot, seq: l.seq}
 }
 
 // leakCleanupKey is the runtime cleanup attached to every handle. A lifetime
@@ -133,7 +105,7 @@ func (l *lifetime) reportLeak() {
 	if releaseIt && l.flags&flBubble != 0 {
 		if _, ok := l.update(stReported|stLeaked, stReported|stClaimed); ok {
 			l.endLeaked(false, -1)
-			l.t.recordLeak(l, false)
+			l.t.recordMissed(l, missedLeak, false)
 		}
 		return
 	}
@@ -149,14 +121,13 @@ func (l *lifetime) reportLeak() {
 	if releaseIt {
 		// Detached from the acquire context and bounded: nobody waits for
 		// this release but Flush and Shutdown.
-		r := release{l: l, trig: TriggerGC, flights: 1, detached: true, leak: true, report: report}
+		r := release{l: l, trig: TriggerGC, flights: 1, detached: true, leak: true, report: report, recover: true}
 		l.t.flight.addOutside()
 		go func() {
 			defer l.t.flight.doneOutside()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), l.t.cleanupTimeout())
+			ctx, cancel := l.t.detached(l.ctx)
 			defer cancel()
-			reportPanic(l, r.run(ctx))
-			l.t.recordLeak(l, true)
+			reportPanic(l, r.run(ctx)) // complete records the leak, even if the release Goexits
 		}()
 		return
 	}
@@ -168,48 +139,6 @@ func (l *lifetime) reportLeak() {
 	if report {
 		l.endLeaked(false, -1)
 	}
-	// After the span ended (Leaks lists ended spans only).
-	l.t.recordLeak(l, false)
-}
-
-func (t *Tracker) recordLeak(l *lifetime, released bool) {
-	t.leaks.total.Add(1)
-	r := LeakRecord{
-		ID:         l.seq,
-		Name:       l.name,
-		Kind:       kindNames[l.kind],
-		AcquiredAt: l.acquireTime(),
-		FoundAt:    time.Now(),
-		Stack:      l.stackText(),
-		Released:   released,
-		Touches:    l.touches(),
-	}
-	b := &t.leaks
-	b.ringMu.Lock()
-	if len(b.ring) == leakRecordsKept {
-		copy(b.ring, b.ring[1:])
-		b.ring = b.ring[:leakRecordsKept-1]
-	}
-	b.ring = append(b.ring, r)
-	b.ringMu.Unlock()
-}
-
-// Leaks returns the most recent leaks found (at most 256, oldest first).
-// A leak is listed once its span has ended (with ReleaseOnLeak, once its
-// release has returned). A leaked lifetime has left Live by then, unless
-// it still waits for its release (see ReleaseOnLeak). LeakCount says how
-// many were found in all. Safe for concurrent use; the result is a copy.
-func (t *Tracker) Leaks() []LeakRecord {
-	mustTracker(t, "Leaks")
-	b := &t.leaks
-	b.ringMu.Lock()
-	defer b.ringMu.Unlock()
-	return append([]LeakRecord(nil), b.ring...)
-}
-
-// LeakCount returns how many leaks the Tracker has found since it was
-// created.
-func (t *Tracker) LeakCount() int64 {
-	mustTracker(t, "LeakCount")
-	return t.leaks.total.Load()
+	// After the span ended (otelguardtest lists ended spans only).
+	l.t.recordMissed(l, missedLeak, false)
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -19,14 +21,14 @@ import (
 // then waits for their reports to end their spans.
 func collectLeaks(t testing.TB, tr *otelguard.Tracker, want int64) {
 	t.Helper()
-	for i := 0; i < 200 && tr.LeakCount() < want; i++ {
+	for i := 0; i < 200 && bridge.LeakCount(tr) < want; i++ {
 		runtime.GC()
 		runtime.Gosched()
 	}
 	if err := tr.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := tr.LeakCount(); got != want {
+	if got := bridge.LeakCount(tr); got != want {
 		t.Fatalf("LeakCount = %d, want %d", got, want)
 	}
 }
@@ -42,7 +44,7 @@ func leakResource(tr *otelguard.Tracker, opts ...otelguard.AcquireOption) {
 //go:noinline
 func forgetGuard(tr *otelguard.Tracker) {
 	//otelguard:handoff leaked on purpose: the test wants the GC's leaked_without_close report
-	tr.NewGuard(context.Background(), "forgotten", nop)
+	otelguard.NewGuard(context.Background(), "forgotten", nop, otelguard.WithTracker(tr))
 }
 
 func TestLeakedResourceIsReported(t *testing.T) {
@@ -54,15 +56,15 @@ func TestLeakedResourceIsReported(t *testing.T) {
 	if s.Status().Code != codes.Error {
 		t.Errorf("status %v", s.Status())
 	}
-	st := a[otelguard.StacktraceKey].AsString()
+	st := a[attrkey.Stacktrace].AsString()
 	if first := strings.SplitN(st, "\n", 2)[0]; !strings.HasSuffix(first, ".leakResource(...)") {
 		t.Fatalf("first frame %q, want leakResource; stack:\n%s", first, st)
 	}
 	if n := len(h.tr.Live()); n != 0 {
 		t.Errorf("Live = %d after the leak report", n)
 	}
-	lk := h.tr.Leaks()
-	if len(lk) != 1 || lk[0].Name != "leaky" || lk[0].Kind != otelguard.KindResource || !strings.Contains(lk[0].Stack, "leakResource") || lk[0].Released {
+	lk := bridge.Leaks(h.tr)
+	if len(lk) != 1 || lk[0].Name != "leaky" || lk[0].Kind != string(otelguard.KindResource) || !strings.Contains(lk[0].Stack, "leakResource") || lk[0].Released {
 		t.Fatalf("Leaks = %+v", lk)
 	}
 }
@@ -72,7 +74,7 @@ func TestForgottenGuardLeaks(t *testing.T) {
 	forgetGuard(h.tr)
 	collectLeaks(t, h.tr, 1)
 	a := wantEnd(t, h.one(t, "forgotten"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
-	if !strings.Contains(a[otelguard.StacktraceKey].AsString(), ".forgetGuard(") {
+	if !strings.Contains(a[attrkey.Stacktrace].AsString(), ".forgetGuard(") {
 		t.Error("stack does not name forgetGuard")
 	}
 }
@@ -81,7 +83,7 @@ func TestClosedLifetimesAreNeverReported(t *testing.T) {
 	h := newHarness(t)
 	for i := range 5000 {
 		r := otelguard.Acquire(context.Background(), "ok", i, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
-		g := h.tr.NewGuard(context.Background(), "ok", nop)
+		g := otelguard.NewGuard(context.Background(), "ok", nop, otelguard.WithTracker(h.tr))
 		_ = r.Close(context.Background())
 		if i%2 == 0 {
 			_ = g.Run()
@@ -93,23 +95,23 @@ func TestClosedLifetimesAreNeverReported(t *testing.T) {
 		runtime.GC()
 	}
 	_ = h.tr.Flush(context.Background())
-	if n := h.tr.LeakCount(); n != 0 {
+	if n := bridge.LeakCount(h.tr); n != 0 {
 		t.Fatalf("%d false leaks", n)
 	}
 }
 
 func TestLeakDetectionOnHasNoStack(t *testing.T) {
-	h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+	h := newHarness(t, otelguard.WithStackDepth(-1))
 	leakResource(h.tr)
 	collectLeaks(t, h.tr, 1)
 	a := wantEnd(t, h.one(t, "leaky"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
-	if _, ok := a[otelguard.StacktraceKey]; ok {
+	if _, ok := a[attrkey.Stacktrace]; ok {
 		t.Error("LeakDetectionOn captured a stack")
 	}
 }
 
 func TestLeakDetectionOffKeepsLifetimeForCloseAll(t *testing.T) {
-	h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOff))
+	h := newHarness(t, otelguard.WithLeakSampling(-1))
 	var released atomic.Bool
 	func() {
 		//otelguard:handoff left for the CloseAll below: with leak detection off it stays open
@@ -119,8 +121,8 @@ func TestLeakDetectionOffKeepsLifetimeForCloseAll(t *testing.T) {
 		runtime.GC()
 	}
 	_ = h.tr.Flush(context.Background())
-	if h.tr.LeakCount() != 0 || len(h.tr.Live()) != 1 {
-		t.Fatalf("Off: leaks %d, live %d", h.tr.LeakCount(), len(h.tr.Live()))
+	if bridge.LeakCount(h.tr) != 0 || len(h.tr.Live()) != 1 {
+		t.Fatalf("Off: leaks %d, live %d", bridge.LeakCount(h.tr), len(h.tr.Live()))
 	}
 	if err := h.tr.CloseAll(context.Background()); err != nil || !released.Load() {
 		t.Fatalf("CloseAll = %v, released %v", err, released.Load())
@@ -145,13 +147,13 @@ func TestReleaseOnLeak(t *testing.T) {
 		t.Fatalf("released %d times", released.Load())
 	}
 	a := wantEnd(t, h.one(t, "fd"), otelguard.OutcomeLeaked, otelguard.TriggerGC)
-	if !a[otelguard.LeakReleasedKey].AsBool() || !a[otelguard.CleanupDetachedKey].AsBool() {
+	if !a[attrkey.LeakReleased].AsBool() || !a[attrkey.CleanupDetached].AsBool() {
 		t.Errorf("attrs %v", a)
 	}
-	if _, ok := a[otelguard.CleanupDurationKey]; !ok {
+	if _, ok := a[attrkey.CleanupDuration]; !ok {
 		t.Error("no cleanup duration for the leak release")
 	}
-	if lk := h.tr.Leaks(); len(lk) != 1 || !lk[0].Released {
+	if lk := bridge.Leaks(h.tr); len(lk) != 1 || !lk[0].Released {
 		t.Errorf("Leaks = %+v", lk)
 	}
 }
@@ -166,7 +168,7 @@ func TestLeakDetectionIgnoresSampling(t *testing.T) {
 	if n := len(rec.Ended()); n != 0 {
 		t.Fatalf("%d spans recorded by a NeverSample provider", n)
 	}
-	if lk := tr.Leaks(); len(lk) != 1 || lk[0].Stack == "" {
+	if lk := bridge.Leaks(tr); len(lk) != 1 || lk[0].Stack == "" {
 		t.Fatalf("Leaks = %+v", lk)
 	}
 }
@@ -248,7 +250,7 @@ func TestCloseOnCancelDroppedHandleIsNotALeak(t *testing.T) {
 	if err := h.tr.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.tr.LeakCount(); n != 0 {
+	if n := bridge.LeakCount(h.tr); n != 0 {
 		t.Fatalf("LeakCount = %d: a handle whose context owns the release was reported leaked", n)
 	}
 	if live := h.tr.Live(); len(live) != 1 || live[0].Leaked || live[0].Reported {
@@ -270,7 +272,7 @@ func TestCloseOnCancelDroppedHandleIsNotALeak(t *testing.T) {
 //go:noinline
 func leakScope(tr *otelguard.Tracker) {
 	//otelguard:handoff leaked on purpose: the test wants the GC's leaked_without_close report
-	sc := tr.NewScope(context.Background(), "leaky.scope")
+	sc := otelguard.NewScope(context.Background(), "leaky.scope", otelguard.WithTracker(tr))
 	sc.Defer("member", nop)
 }
 
@@ -286,13 +288,13 @@ func TestLeakedScopeReportsItsMembers(t *testing.T) {
 }
 
 func TestLeaksAreBounded(t *testing.T) {
-	h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+	h := newHarness(t, otelguard.WithStackDepth(-1))
 	const n = 300
 	for range n {
 		leakResource(h.tr)
 	}
 	collectLeaks(t, h.tr, n)
-	if got := len(h.tr.Leaks()); got != 256 {
+	if got := len(bridge.Leaks(h.tr)); got != 256 {
 		t.Fatalf("Leaks kept %d, want the most recent 256", got)
 	}
 }
@@ -318,7 +320,7 @@ func TestDroppingAHandleAfterCancelIsNotALeak(t *testing.T) {
 	if err := h.tr.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.tr.LeakCount(); got != 0 {
+	if got := bridge.LeakCount(h.tr); got != 0 {
 		t.Fatalf("%d false leaks for handles dropped after their context was cancelled", got)
 	}
 	if released.Load() != n {
@@ -337,7 +339,7 @@ func TestLeakRecordIDMatchesLive(t *testing.T) {
 	leakResource(h.tr)
 	id := h.tr.Live()[0].ID
 	collectLeaks(t, h.tr, 1)
-	if got := h.tr.Leaks()[0].ID; got != id || id == 0 {
+	if got := bridge.Leaks(h.tr)[0].ID; got != id || id == 0 {
 		t.Fatalf("leak ID %d, live ID %d", got, id)
 	}
 }

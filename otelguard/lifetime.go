@@ -73,10 +73,10 @@ type lifetime struct {
 	stack      *stack          // acquire program counters; nil without stacks
 	rel        releaser
 
-	m       *metricAttrs          // nil when the tracker measures nothing
-	x       *lifetimeExtra        // what few lifetimes have; nil for most
-	relCtx  releaseCtx            // the context the release runs with
-	waiters atomic.Pointer[event] // fired when the release has returned; see finish
+	m       *metricAttrs                  // nil when the tracker measures nothing
+	x       atomic.Pointer[lifetimeExtra] // what few lifetimes have; nil for most
+	relCtx  releaseCtx                    // the context the release runs with
+	waiters atomic.Pointer[event]         // fired when the release has returned; see finish
 }
 
 // releaseCtx is the context a release gets: the caller's context with the
@@ -155,13 +155,23 @@ func (l *lifetime) spanContext(ctx context.Context) context.Context {
 }
 
 // lifetimeExtra holds what few lifetimes have, out of line to keep every
-// lifetime small. It is made before the lifetime is published; the timers
-// are armed after, so they are atomic.
+// lifetime small: the timers (made before the lifetime is published,
+// armed after) and what a release says about the end (made when it
+// says it). Its fields are atomic.
 type lifetimeExtra struct {
-	hold   atomic.Pointer[time.Timer]  // the hold threshold's timer
-	held   atomic.Pointer[lifetime]    // what the hold timer reports; nil once stopped
-	watch  atomic.Pointer[func() bool] // CloseOnCancel's context.AfterFunc stop
-	access atomic.Pointer[accessRing]  // Touch records (LeakDetectionParanoid)
+	hold  atomic.Pointer[time.Timer]  // the hold threshold's timer
+	held  atomic.Pointer[lifetime]    // what the hold timer reports; nil once stopped
+	watch atomic.Pointer[func() bool] // CloseOnCancel's context.AfterFunc stop
+	end   atomic.Pointer[endInfo]     // see MissedClose and SetEndAttributes
+}
+
+// extra returns the lifetime's extra, making it if it has none.
+func (l *lifetime) extra() *lifetimeExtra {
+	if x := l.x.Load(); x != nil {
+		return x
+	}
+	l.x.CompareAndSwap(nil, &lifetimeExtra{})
+	return l.x.Load()
 }
 
 // onHoldExceeded is the hold timer's function. It reaches the lifetime
@@ -177,7 +187,7 @@ func (x *lifetimeExtra) onHoldExceeded() {
 
 // stopTimers stops the hold timer and the CloseOnCancel watch.
 func (l *lifetime) stopTimers() {
-	x := l.x
+	x := l.x.Load()
 	if x == nil {
 		return
 	}
@@ -193,7 +203,7 @@ func (l *lifetime) stopTimers() {
 // error), so from outside it is left to fire: its function finds nothing
 // to report.
 func (l *lifetime) stopHold() {
-	if x := l.x; x != nil {
+	if x := l.x.Load(); x != nil {
 		x.held.Store(nil)
 		if tm := x.hold.Load(); tm != nil && (l.flags&flBubble == 0 || inBubble()) {
 			tm.Stop()
@@ -212,51 +222,20 @@ func (l *lifetime) finish() {
 		w.fire()
 	}
 	l.stopTimers()
-	if l.flags&flUntracked != 0 {
-		if l.flags&flCancelWatch != 0 {
-			l.t.late.remove(l)
-		}
-		return
+	if l.flags&flNoReg != 0 {
+		return // acquired after Shutdown, with nothing to watch
 	}
-	l.t.reg.remove(l)
+	t := l.t
+	t.reg.remove(l)
 	if l.flags&flCancelWatch != 0 {
-		l.t.watches.Add(-1)
+		t.watches.Add(-1)
 	}
 	if l.m != nil {
-		l.t.meters.recordFinish(l.m)
+		t.meters.recordFinish(l.m)
 	}
-}
-
-// finished reports whether the release has returned (or will never run).
-func (l *lifetime) finished() bool { return l.waiters.Load() == finishedSentinel }
-
-// waitFinished is what a Close that lost the claim does: it waits for an
-// in-flight release, bounded by ctx, and returns ErrClosed.
-func (l *lifetime) waitFinished(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
+	if t.shut.Load() {
+		t.retire() // the last lifetime of a shut-down Tracker lets it go
 	}
-	if l.finished() || l.reentrant(ctx) {
-		// Finished, or called from inside the release in flight, which
-		// would be waiting for itself.
-		return ErrClosed
-	}
-	for {
-		ev := l.waiters.Load()
-		if ev == finishedSentinel {
-			return ErrClosed
-		}
-		if ev == nil {
-			ev = &event{}
-			if !l.waiters.CompareAndSwap(nil, ev) {
-				continue
-			}
-		}
-		if !ev.wait(ctx.Done(), false, nil) {
-			break
-		}
-	}
-	return fmt.Errorf("%w; gave up waiting for the release in flight: %w", ErrClosed, ctx.Err())
 }
 
 // setClock records the acquire time: monotonic nanoseconds since

@@ -5,7 +5,6 @@ import "time"
 // LiveLifetime describes a lifetime that is still open.
 type LiveLifetime struct {
 	// ID identifies the lifetime within its Tracker: its acquire order.
-	// LeakRecord.ID is the same if the lifetime is found leaked.
 	ID         uint64
 	Name       string
 	Kind       Kind
@@ -20,42 +19,12 @@ type LiveLifetime struct {
 	// Leaked is true when leak detection found the handle unreachable but
 	// the lifetime still waits for its release (see ReleaseOnLeak).
 	Leaked bool
+	// Stack is the acquire stack in the format of a Go traceback,
+	// symbolized when Live was called; empty when stacks are not captured
+	// (and for lifetimes not watched by leak detection).
+	Stack string
 
 	stack *stack
-	trim  []string
-	l     *lifetime
-}
-
-// TrimPath returns file without the prefix the Tracker's WithTrimPaths
-// cuts from file names in the stacks it renders, so that a view built from
-// PCs names files as Stack does.
-func (l LiveLifetime) TrimPath(file string) string { return trimPath(file, l.trim) }
-
-// Touches returns the last access points Resource.Touch recorded
-// (LeakDetectionParanoid), oldest first, as of now.
-func (l LiveLifetime) Touches() []AccessRecord {
-	if l.l == nil {
-		return nil
-	}
-	return l.l.touches()
-}
-
-// Stack returns the acquire stack in the format of a Go traceback,
-// symbolized now; it is empty when stacks are not captured.
-func (l LiveLifetime) Stack() string { return l.stack.format(l.trim) }
-
-// PCs returns a copy of the acquire stack's program counters, innermost
-// (the acquiring function) first, as runtime.Callers returns them.
-func (l LiveLifetime) PCs() []uintptr { return l.stack.PCs() }
-
-// AppendPCs appends the acquire stack's program counters, innermost first,
-// to dst and returns the extended slice; it allocates only if dst is
-// short.
-func (l LiveLifetime) AppendPCs(dst []uintptr) []uintptr {
-	if l.stack == nil {
-		return dst
-	}
-	return append(dst, l.stack.pcs...)
 }
 
 // Live returns the lifetimes that are open now, in acquire order: every
@@ -71,7 +40,9 @@ func (t *Tracker) Live() []LiveLifetime {
 	ls := t.reg.snapshot()
 	out := make([]LiveLifetime, 0, len(ls))
 	for _, l := range ls {
-		out = append(out, l.live())
+		if l.flags&flUntracked == 0 {
+			out = append(out, l.live())
+		}
 	}
 	return out
 }
@@ -87,8 +58,7 @@ func (l *lifetime) live() LiveLifetime {
 		Releasing:  st&stClaimed != 0,
 		Reported:   st&stReported != 0 && st&stClaimed == 0,
 		Leaked:     st&stLeaked != 0,
+		Stack:      l.stackText(),
 		stack:      l.stack,
-		trim:       l.t.cfg.trim,
-		l:          l,
 	}
 }

@@ -6,39 +6,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 )
 
-// Metric instrument names. Every instrument carries otelguard.kind and
+// The metric instruments (names in internal/attrkey, documented in the
+// package documentation's metrics table) carry otelguard.kind and
 // otelguard.name (the lifetime's name: keep it low-cardinality, as a span
 // name should be); those recorded when a lifetime ends also carry
 // otelguard.outcome. Counts do not depend on trace sampling.
-const (
-	// MetricActive is an UpDownCounter of the lifetimes open now: it goes
-	// up at acquire and down when the lifetime leaves Live.
-	MetricActive = "otelguard.lifetime.active"
-	// MetricEnded counts lifetimes by outcome, for example
-	// outcome=leaked_without_close.
-	MetricEnded = "otelguard.lifetime.ended"
-	// MetricCleanupDuration is a histogram of release run times, seconds.
-	MetricCleanupDuration = "otelguard.cleanup.duration"
-	// MetricLifetimeDuration is a histogram of acquire-to-end times,
-	// seconds: the analogue of db.client.connection.use_time.
-	MetricLifetimeDuration = "otelguard.lifetime.duration"
-	// MetricMisuse counts misuses by otelguard.misuse.kind.
-	MetricMisuse = "otelguard.misuse"
-	// MetricHeldTooLong counts lifetimes still open after their hold
-	// threshold.
-	MetricHeldTooLong = "otelguard.lifetime.held_too_long"
-	// MetricOutlivedRequest counts lifetimes still open when the Request
-	// they were acquired under ended, by otelguard.name and the Request's
-	// attributes (integrations/guardhttp gives http.request.method and
-	// http.route).
-	MetricOutlivedRequest = "otelguard.lifetime.outlived_request"
-)
 
 // Histogram bucket boundaries, seconds: cleanups from 100µs to a minute;
 // lifetimes from 100µs to an hour.
@@ -57,6 +36,7 @@ type meters struct {
 	misuse   metric.Int64Counter
 	held     metric.Int64Counter
 	outlived metric.Int64Counter
+	missed   metric.Int64Counter
 
 	// The attribute cache is copy-on-write: readers load a map and never
 	// lock; a new (name, kind) pair copies it under mu. It stops growing
@@ -108,10 +88,10 @@ func outcomeIndex(o Outcome) int {
 
 func newMetricAttrs(name string, k kind) *metricAttrs {
 	m := &metricAttrs{name: name, kind: k}
-	kv := [3]attribute.KeyValue{kindAttrs[k], NameKey.String(name)}
+	kv := [3]attribute.KeyValue{kindAttrs[k], attrkey.Name.String(name)}
 	m.base = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kv[:2]...))}
 	for i, o := range outcomeList {
-		kv[2] = OutcomeKey.String(string(o))
+		kv[2] = attrkey.Outcome.String(string(o))
 		opt := metric.WithAttributeSet(attribute.NewSet(kv[:]...))
 		m.byOutcome[i].add = []metric.AddOption{opt}
 		m.byOutcome[i].rec = []metric.RecordOption{opt}
@@ -126,7 +106,7 @@ func newMeters(mp metric.MeterProvider) *meters {
 	case metricnoop.MeterProvider, *metricnoop.MeterProvider:
 		return nil
 	}
-	meter := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+	meter := mp.Meter(ScopeName, metric.WithInstrumentationVersion(version))
 	m := &meters{}
 	var err error
 	handle := func(e error) {
@@ -135,27 +115,30 @@ func newMeters(mp metric.MeterProvider) *meters {
 		}
 	}
 	var e error
-	m.active, e = meter.Int64UpDownCounter(MetricActive, metric.WithUnit("{lifetime}"),
+	m.active, e = meter.Int64UpDownCounter(attrkey.MetricActive, metric.WithUnit("{lifetime}"),
 		metric.WithDescription("Guarded lifetimes open now (acquired and not yet ended)."))
 	handle(e)
-	m.ended, e = meter.Int64Counter(MetricEnded, metric.WithUnit("{lifetime}"),
+	m.ended, e = meter.Int64Counter(attrkey.MetricEnded, metric.WithUnit("{lifetime}"),
 		metric.WithDescription("Guarded lifetimes ended, by outcome."))
 	handle(e)
-	m.cleanup, e = meter.Float64Histogram(MetricCleanupDuration, metric.WithUnit("s"),
+	m.cleanup, e = meter.Float64Histogram(attrkey.MetricCleanupDuration, metric.WithUnit("s"),
 		metric.WithDescription("Time a release function ran."),
 		metric.WithExplicitBucketBoundaries(cleanupBuckets...))
 	handle(e)
-	m.lifetime, e = meter.Float64Histogram(MetricLifetimeDuration, metric.WithUnit("s"),
+	m.lifetime, e = meter.Float64Histogram(attrkey.MetricLifetimeDuration, metric.WithUnit("s"),
 		metric.WithDescription("Time from acquire to the end of a guarded lifetime."),
 		metric.WithExplicitBucketBoundaries(lifetimeBuckets...))
 	handle(e)
-	m.misuse, e = meter.Int64Counter(MetricMisuse, metric.WithUnit("{misuse}"),
+	m.misuse, e = meter.Int64Counter(attrkey.MetricMisuse, metric.WithUnit("{misuse}"),
 		metric.WithDescription("Misuses of guarded lifetimes, such as use after close."))
 	handle(e)
-	m.held, e = meter.Int64Counter(MetricHeldTooLong, metric.WithUnit("{lifetime}"),
+	m.held, e = meter.Int64Counter(attrkey.MetricHeldTooLong, metric.WithUnit("{lifetime}"),
 		metric.WithDescription("Guarded lifetimes still open after their hold threshold."))
 	handle(e)
-	m.outlived, e = meter.Int64Counter(MetricOutlivedRequest, metric.WithUnit("{lifetime}"),
+	m.missed, e = meter.Int64Counter(attrkey.MetricMissedClose, metric.WithUnit("{lifetime}"),
+		metric.WithDescription("Guarded lifetimes their owner never ended: leaked, open at shutdown, or closed because a context ended."))
+	handle(e)
+	m.outlived, e = meter.Int64Counter(attrkey.MetricOutlivedRequest, metric.WithUnit("{lifetime}"),
 		metric.WithDescription("Guarded lifetimes still open when the request they were acquired under ended."))
 	handle(e)
 	if err != nil {
@@ -194,14 +177,11 @@ func (m *meters) attrsFor(name string, k kind) *metricAttrs {
 }
 
 // metrics returns the Tracker's instruments, or nil when it measures
-// nothing. A Tracker made by New resolved them there; the zero Tracker
-// resolves them on first use, from the global provider.
+// nothing. A Tracker made by New resolved them there (and spent its
+// meterOnce); the zero Tracker resolves them on first use, from the
+// global provider.
 func (t *Tracker) metrics() *meters {
-	t.meterOnce.Do(func() {
-		if !t.cfg.set {
-			t.meters = newMeters(otel.GetMeterProvider())
-		}
-	})
+	t.meterOnce.Do(func() { t.meters = newMeters(otel.GetMeterProvider()) })
 	return t.meters
 }
 
@@ -232,13 +212,17 @@ func (m *meters) recordEnd(ctx context.Context, a *metricAttrs, o Outcome, life,
 
 func (m *meters) recordMisuse(a *metricAttrs, kind string) {
 	m.misuse.Add(context.Background(), 1, metric.WithAttributes(
-		kindAttrs[a.kind], NameKey.String(a.name), MisuseKindKey.String(kind)))
+		kindAttrs[a.kind], attrkey.Name.String(a.name), attrkey.MisuseKind.String(kind)))
 }
 
 func (m *meters) recordOutlived(a *metricAttrs, attrs []attribute.KeyValue) {
 	kv := make([]attribute.KeyValue, 0, 2+len(attrs))
-	kv = append(kv, kindAttrs[a.kind], NameKey.String(a.name))
+	kv = append(kv, kindAttrs[a.kind], attrkey.Name.String(a.name))
 	m.outlived.Add(context.Background(), 1, metric.WithAttributes(append(kv, attrs...)...))
+}
+
+func (m *meters) recordMissed(ctx context.Context, a *metricAttrs) {
+	m.missed.Add(ctx, 1, a.base...)
 }
 
 func (m *meters) recordHeld(a *metricAttrs) {

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -38,7 +39,7 @@ func (m *metricHarness) collect(t testing.TB) map[string]metricdata.Metrics {
 	}
 	out := map[string]metricdata.Metrics{}
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != otelguard.ScopeName || sm.Scope.Version != otelguard.Version {
+		if sm.Scope.Name != otelguard.ScopeName || sm.Scope.Version != "0.1.0" {
 			t.Errorf("scope %+v", sm.Scope)
 		}
 		for _, mt := range sm.Metrics {
@@ -68,11 +69,11 @@ func TestMetricsCountLifetimes(t *testing.T) {
 	h := newMetricHarness(t)
 	ctx := context.Background()
 	r := otelguard.Acquire(ctx, "db.conn", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
-	g := h.tr.NewGuard(ctx, "tx", nop)
+	g := otelguard.NewGuard(ctx, "tx", nop, otelguard.WithTracker(h.tr))
 
-	base := set(otelguard.KindKey.String("resource"), otelguard.NameKey.String("db.conn"))
+	base := set(attrkey.Kind.String("resource"), attrkey.Name.String("db.conn"))
 	got := h.collect(t)
-	active := got[otelguard.MetricActive]
+	active := got[attrkey.MetricActive]
 	if active.Unit != "{lifetime}" {
 		t.Errorf("active unit %q", active.Unit)
 	}
@@ -86,18 +87,18 @@ func TestMetricsCountLifetimes(t *testing.T) {
 	_ = r.Close(ctx)
 	g.Disarm()
 	got = h.collect(t)
-	if v, _ := sumPoint[int64](t, got[otelguard.MetricActive], base); v != 0 {
+	if v, _ := sumPoint[int64](t, got[attrkey.MetricActive], base); v != 0 {
 		t.Fatalf("active = %d after Close, want 0", v)
 	}
-	cleaned := set(otelguard.KindKey.String("resource"), otelguard.NameKey.String("db.conn"), otelguard.OutcomeKey.String("cleaned"))
-	if v, ok := sumPoint[int64](t, got[otelguard.MetricEnded], cleaned); !ok || v != 1 {
+	cleaned := set(attrkey.Kind.String("resource"), attrkey.Name.String("db.conn"), attrkey.Outcome.String("cleaned"))
+	if v, ok := sumPoint[int64](t, got[attrkey.MetricEnded], cleaned); !ok || v != 1 {
 		t.Fatalf("ended{cleaned} = %d, %v", v, ok)
 	}
-	disarmed := set(otelguard.KindKey.String("guard"), otelguard.NameKey.String("tx"), otelguard.OutcomeKey.String("disarmed"))
-	if v, _ := sumPoint[int64](t, got[otelguard.MetricEnded], disarmed); v != 1 {
+	disarmed := set(attrkey.Kind.String("guard"), attrkey.Name.String("tx"), attrkey.Outcome.String("disarmed"))
+	if v, _ := sumPoint[int64](t, got[attrkey.MetricEnded], disarmed); v != 1 {
 		t.Fatalf("ended{disarmed} = %d", v)
 	}
-	for _, name := range []string{otelguard.MetricCleanupDuration, otelguard.MetricLifetimeDuration} {
+	for _, name := range []string{attrkey.MetricCleanupDuration, attrkey.MetricLifetimeDuration} {
 		m := got[name]
 		if m.Unit != "s" {
 			t.Errorf("%s unit %q", name, m.Unit)
@@ -111,7 +112,7 @@ func TestMetricsCountLifetimes(t *testing.T) {
 			}
 		}
 		want := uint64(2) // a release ran for the resource only; both lifetimes ended
-		if name == otelguard.MetricCleanupDuration {
+		if name == attrkey.MetricCleanupDuration {
 			want = 1
 		}
 		if count != want {
@@ -130,13 +131,13 @@ func TestMetricsCountLeaksWhateverTheSampling(t *testing.T) {
 	tr := otelguard.New(otelguard.WithTracerProvider(tp), otelguard.WithMeterProvider(mp))
 	leakResource(tr)
 	collectLeaks(t, tr, 1)
-	leaked := set(otelguard.KindKey.String("resource"), otelguard.NameKey.String("leaky"), otelguard.OutcomeKey.String("leaked_without_close"))
+	leaked := set(attrkey.Kind.String("resource"), attrkey.Name.String("leaky"), attrkey.Outcome.String("leaked_without_close"))
 	got := h.collect(t)
-	if v, _ := sumPoint[int64](t, got[otelguard.MetricEnded], leaked); v != 1 {
+	if v, _ := sumPoint[int64](t, got[attrkey.MetricEnded], leaked); v != 1 {
 		t.Fatalf("ended{leaked_without_close} = %d, want 1", v)
 	}
-	base := set(otelguard.KindKey.String("resource"), otelguard.NameKey.String("leaky"))
-	if v, _ := sumPoint[int64](t, got[otelguard.MetricActive], base); v != 0 {
+	base := set(attrkey.Kind.String("resource"), attrkey.Name.String("leaky"))
+	if v, _ := sumPoint[int64](t, got[attrkey.MetricActive], base); v != 0 {
 		t.Fatalf("active = %d after the leak, want 0", v)
 	}
 }
@@ -149,8 +150,8 @@ func TestMetricsMisuse(t *testing.T) {
 	_ = r.Value()
 	//otelguard:handoff misuse on purpose: the test counts the use_after_close metric
 	_ = r.Value()
-	want := set(otelguard.KindKey.String("resource"), otelguard.NameKey.String("c"), otelguard.MisuseKindKey.String("use_after_close"))
-	if v, _ := sumPoint[int64](t, h.collect(t)[otelguard.MetricMisuse], want); v != 2 {
+	want := set(attrkey.Kind.String("resource"), attrkey.Name.String("c"), attrkey.MisuseKind.String("use_after_close"))
+	if v, _ := sumPoint[int64](t, h.collect(t)[attrkey.MetricMisuse], want); v != 2 {
 		t.Fatalf("misuse = %d, want 2 (every misuse counts)", v)
 	}
 }
@@ -163,7 +164,7 @@ func TestHoldThreshold(t *testing.T) {
 		ctx := context.Background()
 		slow := otelguard.Acquire(ctx, "db.conn", 0, func(context.Context, int) error { return nil },
 			otelguard.WithTracker(h.tr), otelguard.WithHoldThreshold(2*time.Second))
-		quick := h.tr.NewGuard(ctx, "quick", nop) // the tracker default: a minute
+		quick := otelguard.NewGuard(ctx, "quick", nop, otelguard.WithTracker(h.tr)) // the tracker default: a minute
 
 		time.Sleep(time.Second)
 		_ = quick.Run()
@@ -172,8 +173,8 @@ func TestHoldThreshold(t *testing.T) {
 		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "otelguard.name=db.conn") {
 			t.Fatalf("no held-too-long warning: %s", logs.String())
 		}
-		base := set(otelguard.KindKey.String("resource"), otelguard.NameKey.String("db.conn"))
-		if v, _ := sumPoint[int64](t, h.collect(t)[otelguard.MetricHeldTooLong], base); v != 1 {
+		base := set(attrkey.Kind.String("resource"), attrkey.Name.String("db.conn"))
+		if v, _ := sumPoint[int64](t, h.collect(t)[attrkey.MetricHeldTooLong], base); v != 1 {
 			t.Fatalf("held_too_long = %d", v)
 		}
 		_ = slow.Close(ctx)
@@ -182,27 +183,27 @@ func TestHoldThreshold(t *testing.T) {
 		}
 		s := h.one(t, "db.conn")
 		a := wantEnd(t, s, otelguard.OutcomeCleaned, otelguard.TriggerClose)
-		if !a[otelguard.HoldExceededKey].AsBool() {
+		if !a[attrkey.HoldExceeded].AsBool() {
 			t.Error("hold.exceeded not set")
 		}
 		var evs []string
 		for _, e := range s.Events() {
 			evs = append(evs, e.Name)
-			if e.Name == otelguard.EventHoldExceeded {
+			if e.Name == attrkey.EventHoldExceeded {
 				found := false
 				for _, kv := range e.Attributes {
-					found = found || (kv.Key == otelguard.StacktraceKey && strings.Contains(kv.Value.AsString(), ".TestHoldThreshold."))
+					found = found || (kv.Key == attrkey.Stacktrace && strings.Contains(kv.Value.AsString(), ".TestHoldThreshold."))
 				}
 				if !found {
 					t.Errorf("threshold event lacks the acquire stack: %v", e.Attributes)
 				}
 			}
 		}
-		if len(evs) != 2 || evs[0] != otelguard.EventHoldExceeded || evs[1] != otelguard.EventReturnedLate {
+		if len(evs) != 2 || evs[0] != attrkey.EventHoldExceeded || evs[1] != attrkey.EventReturnedLate {
 			t.Fatalf("events %v", evs)
 		}
 		q := attrs(h.one(t, "quick"))
-		if _, ok := q[otelguard.HoldExceededKey]; ok || len(h.one(t, "quick").Events()) != 0 {
+		if _, ok := q[attrkey.HoldExceeded]; ok || len(h.one(t, "quick").Events()) != 0 {
 			t.Error("a lifetime ended in time was marked")
 		}
 	})
@@ -211,54 +212,11 @@ func TestHoldThreshold(t *testing.T) {
 func TestNoThresholdNoTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		g := h.tr.NewGuard(context.Background(), "g", nop, otelguard.WithHoldThreshold(0))
+		g := otelguard.NewGuard(context.Background(), "g", nop, otelguard.WithHoldThreshold(0), otelguard.WithTracker(h.tr))
 		time.Sleep(time.Hour)
 		_ = g.Run()
 		if len(h.one(t, "g").Events()) != 0 {
 			t.Fatal("events without a threshold")
 		}
 	})
-}
-
-func TestTouchAndParanoid(t *testing.T) {
-	h := newHarness(t, otelguard.WithLeakDetection(otelguard.LeakDetectionParanoid))
-	leakTouched(h.tr)
-	collectLeaks(t, h.tr, 1)
-	s := h.one(t, "touched")
-	a := wantEnd(t, s, otelguard.OutcomeLeaked, otelguard.TriggerGC)
-	recs := a[otelguard.AccessRecordsKey].AsStringSlice()
-	if len(recs) != 8 {
-		t.Fatalf("access records %d, want the last 8: %q", len(recs), recs)
-	}
-	if !strings.HasPrefix(recs[0], "step 2 @ ") || !strings.HasPrefix(recs[7], "step 9 @ ") || !strings.Contains(recs[7], "leakTouched") {
-		t.Fatalf("records %q", recs)
-	}
-	if fn := a["code.function.name"].AsString(); !strings.HasSuffix(fn, ".leakTouched") {
-		t.Errorf("code.function.name %q", fn)
-	}
-	if a["code.line.number"].AsInt64() == 0 || !strings.HasSuffix(a["code.file.path"].AsString(), "metrics_test.go") {
-		t.Errorf("site attrs %v", s.Attributes())
-	}
-}
-
-func TestTouchOutsideParanoidRecordsNothing(t *testing.T) {
-	h := newHarness(t)
-	leakTouched(h.tr)
-	collectLeaks(t, h.tr, 1)
-	a := attrs(h.one(t, "touched"))
-	if _, ok := a[otelguard.AccessRecordsKey]; ok {
-		t.Fatal("Touch recorded at LeakDetectionStacks")
-	}
-	if _, ok := a["code.function.name"]; ok {
-		t.Fatal("site attributes outside paranoid")
-	}
-}
-
-//go:noinline
-func leakTouched(tr *otelguard.Tracker) {
-	//otelguard:handoff leaked on purpose: the test wants the GC's leaked_without_close report
-	r := otelguard.Acquire(context.Background(), "touched", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(tr))
-	for i := range 10 {
-		r.Touch("step " + string(rune('0'+i)))
-	}
 }

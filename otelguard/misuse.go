@@ -3,6 +3,7 @@ package otelguard
 import (
 	"context"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -14,10 +15,6 @@ const (
 	misuseDetachAfterClose = "detach_after_close"
 	misuseAddAfterClose    = "add_after_close"
 )
-
-// MisuseSpanName is the name of the short span that records a misuse. It
-// has no otelguard.kind attribute: it is not a lifetime.
-const MisuseSpanName = "otelguard.misuse"
 
 // misuse records a misuse of a lifetime: every one is counted
 // (otelguard.misuse); the first also records a short span linked to the
@@ -39,17 +36,17 @@ func (l *lifetime) misuse(kind string, skip int) {
 	}
 	opts := []trace.SpanStartOption{
 		trace.WithAttributes(
-			MisuseKindKey.String(kind),
-			NameKey.String(l.name),
+			attrkey.MisuseKind.String(kind),
+			attrkey.Name.String(l.name),
 		),
 	}
 	if l.span != nil {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: l.span.SpanContext()}))
 	}
-	_, span := ts.tracer.Start(context.Background(), MisuseSpanName, opts...)
+	_, span := ts.tracer.Start(context.Background(), attrkey.MisuseSpan, opts...)
 	if span.IsRecording() {
-		if st := captureStack(skip+1, MaxStackDepth, nil); st != nil {
-			span.SetAttributes(StacktraceKey.String(st.format(l.t.cfg.trim)))
+		if st := captureStack(skip+1, maxStackDepth, nil); st != nil {
+			span.SetAttributes(attrkey.Stacktrace.String(st.format()))
 		}
 		span.SetStatus(codes.Error, kind+" of "+l.name)
 	}

@@ -2,11 +2,6 @@ package otelguard
 
 import (
 	"log/slog"
-	"os"
-	"path/filepath"
-	"reflect"
-	"runtime"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -16,58 +11,15 @@ import (
 
 // Defaults of a Tracker's configuration.
 const (
-	// DefaultCleanupTimeout bounds a release that runs on a detached
+	// defaultCleanupTimeout bounds a release that runs on a detached
 	// context (see WithCleanupTimeout).
-	DefaultCleanupTimeout = 10 * time.Second
-	// DefaultStackDepth is how many frames of an acquire stack are kept.
-	DefaultStackDepth = 32
-	// MaxStackDepth is the most frames WithStackDepth keeps; larger values
+	defaultCleanupTimeout = 10 * time.Second
+	// defaultStackDepth is how many frames of an acquire stack are kept.
+	defaultStackDepth = 32
+	// maxStackDepth is the most frames WithStackDepth keeps; larger values
 	// are clamped to it.
-	MaxStackDepth = 128
+	maxStackDepth = 128
 )
-
-// LeakDetection is how much work a Tracker does to find lifetimes whose
-// handle was dropped without being closed, run or disarmed. Levels compare
-// in order of the work they do: LeakDetectionOff < LeakDetectionOn <
-// LeakDetectionStacks < LeakDetectionParanoid. The zero value is
-// LeakDetectionStacks, the default.
-type LeakDetection int
-
-const (
-	// LeakDetectionOff attaches nothing. A lifetime that is never ended
-	// stays registered with its value until CloseAll releases it or
-	// Shutdown reports it; use Off only where every lifetime is ended.
-	LeakDetectionOff LeakDetection = iota - 2
-	// LeakDetectionOn attaches a runtime cleanup but captures no stack:
-	// leaks are found and counted, without code.stacktrace.
-	LeakDetectionOn
-	// LeakDetectionStacks (the zero value and the default) attaches a
-	// runtime cleanup to every handle and captures the acquire stack
-	// (program counters only; they are symbolized when a leak or an open
-	// lifetime is reported).
-	LeakDetectionStacks
-	// LeakDetectionParanoid is LeakDetectionStacks, plus: Resource.Touch
-	// records access points (reported with a leak as
-	// otelguard.access_records), and every lifetime span carries its
-	// acquire site (code.function.name, code.file.path, code.line.number).
-	// It costs a symbolization per call site and an allocation per Touch.
-	LeakDetectionParanoid
-)
-
-// String returns the level's name.
-func (l LeakDetection) String() string {
-	switch l {
-	case LeakDetectionStacks:
-		return "stacks"
-	case LeakDetectionOff:
-		return "off"
-	case LeakDetectionOn:
-		return "on"
-	case LeakDetectionParanoid:
-		return "paranoid"
-	}
-	return "LeakDetection(" + itoa(int64(l)) + ")"
-}
 
 // An Option configures a Tracker. Options are applied by New in order; a
 // later option overrides an earlier one.
@@ -81,27 +33,19 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config is a Tracker's configuration, resolved once by New.
 type config struct {
-	set            bool // made by newConfig; false in a zero Tracker
 	tp             trace.TracerProvider
 	mp             metric.MeterProvider
-	leak           LeakDetection
-	cleanupTimeout time.Duration
-	stackDepth     int
-	defaultHold    time.Duration
-	leakCheck      time.Duration // 0: DefaultLeakCheckInterval; < 0: none
-	leakSampling   int           // <= 1: every lifetime watched
-	leakLog        time.Duration // <= 0: DefaultLeakLogInterval
+	cleanupTimeout time.Duration // 0: defaultCleanupTimeout; < 0: unbounded
+	stackDepth     int           // 0: defaultStackDepth; < 0: no stacks
+	defaultHold    time.Duration // <= 0: none
+	leakCheck      time.Duration // 0: defaultLeakCheckInterval; < 0: none
+	leakSampling   int           // 0 or 1: every lifetime watched; < 0: leak detection off
+	leakLog        time.Duration // 0: defaultLeakLogInterval; < 0: every record logged
 	logger         *slog.Logger
-	trim           []string
 }
 
 func newConfig(opts []Option) config {
-	c := config{
-		set:            true,
-		leak:           LeakDetectionStacks,
-		cleanupTimeout: DefaultCleanupTimeout,
-		stackDepth:     DefaultStackDepth,
-	}
+	var c config
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -136,52 +80,31 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	})
 }
 
-// WithLeakDetection sets the leak detection level. A value that is not
-// one of the LeakDetection constants selects the default,
-// LeakDetectionStacks.
-func WithLeakDetection(l LeakDetection) Option {
-	return optionFunc(func(c *config) {
-		switch l {
-		case LeakDetectionStacks, LeakDetectionOff, LeakDetectionOn, LeakDetectionParanoid:
-			c.leak = l
-		default:
-			c.leak = LeakDetectionStacks
-		}
-	})
-}
-
 // WithCleanupTimeout bounds a release that runs on a detached context:
 // Close or CloseAll called with a context that is already done,
-// CloseOnCancel, ReleaseOnLeak. A duration that is zero or negative
-// selects DefaultCleanupTimeout.
+// CloseOnCancel, ReleaseOnLeak. Zero selects the default, 10 seconds; a
+// negative d leaves such releases unbounded (they get
+// context.WithoutCancel of the done context, and nothing else).
 func WithCleanupTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			d = DefaultCleanupTimeout
-		}
-		c.cleanupTimeout = d
-	})
+	return optionFunc(func(c *config) { c.cleanupTimeout = d })
 }
 
-// WithStackDepth sets how many frames of the acquire stack are kept. Zero
-// keeps none (as LeakDetectionOn does); a negative value selects
-// DefaultStackDepth; a value above MaxStackDepth is clamped to it.
+// WithStackDepth sets how many frames of the acquire stack are kept
+// (program counters, symbolized only when a lifetime is reported). Zero
+// selects the default, 32; a negative n keeps no stack: leaks are still
+// found and counted, without code.stacktrace. A value above 128 is
+// clamped to 128.
 func WithStackDepth(n int) Option {
-	return optionFunc(func(c *config) {
-		switch {
-		case n < 0:
-			n = DefaultStackDepth
-		case n > MaxStackDepth:
-			n = MaxStackDepth
-		}
-		c.stackDepth = n
-	})
+	return optionFunc(func(c *config) { c.stackDepth = min(n, maxStackDepth) })
 }
 
 // WithLeakSampling makes leak detection — the runtime cleanup and the
 // acquire stack, most of what a lifetime costs when nobody traces it —
 // watch the first 16 acquisitions of every call site, then one in n
-// (Netty's SIMPLE level). n <= 1 watches every lifetime: the default.
+// (Netty's SIMPLE level). Zero or 1 watches every lifetime: the default.
+// A negative n turns leak detection off: no runtime cleanup, no acquire
+// stack; a lifetime that is never ended stays open, with its value, until
+// CloseAll releases it or Shutdown reports it.
 //
 // A lifetime not watched is still registered, timed, counted and closable:
 // it is in Live, ends with its outcome, is reported by Shutdown and
@@ -196,8 +119,11 @@ func WithStackDepth(n int) Option {
 // A call site is told by the lifetime's kind, name and release function:
 // a cleanup or release written as a function literal at the call site is
 // a site of its own; sites that share a name and a named release function
-// (or Track's Close) share their sampling. See docs/PERFORMANCE.md for
-// what it saves.
+// (or Track's Close) share their sampling. 4096 call sites are counted
+// apart at once; a site past that takes the slot of an older one, whose
+// count starts again at zero if it comes back, so "the first 16 of every
+// site" holds at any number of sites (past the bound a site may be watched
+// more, never less). See docs/PERFORMANCE.md for what it saves.
 func WithLeakSampling(n int) Option {
 	return optionFunc(func(c *config) { c.leakSampling = n })
 }
@@ -212,24 +138,19 @@ func WithLeakSampling(n int) Option {
 // two minutes; before a first one, never. ReleaseOnLeak, too, waits for a
 // collection.
 //
-// Zero selects DefaultLeakCheckInterval (one minute); a negative d turns
+// Zero selects defaultLeakCheckInterval (one minute); a negative d turns
 // the check off. A busy process collects on its own and pays nothing but
 // a look at the collection count per interval; an idle one pays one
 // collection of its (small) heap per interval while something is open.
 // Lifetimes acquired inside a testing/synctest bubble, whose clock is
 // fake, arm no check.
 func WithLeakCheckInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d < 0 {
-			d = -1
-		}
-		c.leakCheck = d
-	})
+	return optionFunc(func(c *config) { c.leakCheck = d })
 }
 
 func (t *Tracker) leakCheckInterval() time.Duration {
 	if t.cfg.leakCheck == 0 {
-		return DefaultLeakCheckInterval
+		return defaultLeakCheckInterval
 	}
 	return t.cfg.leakCheck
 }
@@ -237,65 +158,10 @@ func (t *Tracker) leakCheckInterval() time.Duration {
 // WithDefaultHoldThreshold sets the hold threshold of every lifetime that
 // does not set its own with WithHoldThreshold (HikariCP's
 // leakDetectionThreshold): a lifetime still open after d is reported as
-// held too long. Zero or negative: no threshold (the default).
+// held too long. Zero selects the default, which is no threshold; a
+// negative d is no threshold too.
 func WithDefaultHoldThreshold(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d < 0 {
-			d = 0
-		}
-		c.defaultHold = d
-	})
-}
-
-// WithTrimPaths cuts build paths from the file names in rendered stacks
-// (code.stacktrace, LeakRecord.Stack, LiveLifetime.Stack), as -trimpath
-// does for a binary: the first of prefixes that a file name starts with is
-// removed. With no prefixes it removes GOROOT's src directory, the module
-// cache (GOMODCACHE, or GOPATH's pkg/mod) and the working directory at the
-// time of the call, each with its trailing slash.
-func WithTrimPaths(prefixes ...string) Option {
-	if len(prefixes) == 0 {
-		prefixes = defaultTrimPaths()
-	}
-	var clean []string
-	for _, p := range prefixes {
-		if p != "" {
-			clean = append(clean, p)
-		}
-	}
-	return optionFunc(func(c *config) { c.trim = clean })
-}
-
-func defaultTrimPaths() []string {
-	var ps []string
-	if src := goSrcDir(); src != "" {
-		ps = append(ps, src)
-	}
-	if mc := os.Getenv("GOMODCACHE"); mc != "" {
-		ps = append(ps, filepath.ToSlash(mc)+"/")
-	} else if gp := os.Getenv("GOPATH"); gp != "" {
-		ps = append(ps, filepath.ToSlash(filepath.Join(gp, "pkg", "mod"))+"/")
-	} else if home, err := os.UserHomeDir(); err == nil {
-		ps = append(ps, filepath.ToSlash(filepath.Join(home, "go", "pkg", "mod"))+"/")
-	}
-	if wd, err := os.Getwd(); err == nil {
-		ps = append(ps, filepath.ToSlash(wd)+"/")
-	}
-	return ps
-}
-
-// goSrcDir is GOROOT/src/ as the binary was built: the directory that file
-// names of standard-library frames start with.
-func goSrcDir() string {
-	f := runtime.FuncForPC(reflect.ValueOf(runtime.Callers).Pointer())
-	if f == nil {
-		return ""
-	}
-	file, _ := f.FileLine(f.Entry())
-	if i := strings.LastIndex(file, "/runtime/"); i >= 0 {
-		return file[:i+1]
-	}
-	return ""
+	return optionFunc(func(c *config) { c.defaultHold = d })
 }
 
 // WithLogger sets the Tracker's logger, where every leak reaches a person
@@ -363,7 +229,7 @@ func resolveAcquire(opts []AcquireOption) acquireConfig {
 		case opReleaseOnLeak:
 			c.releaseOnLeak = true
 		case opAttributes:
-			if room := MaxAttributes - len(c.attrs); room > 0 {
+			if room := maxAttributes - len(c.attrs); room > 0 {
 				add := o.attrs[:min(room, len(o.attrs)):min(room, len(o.attrs))]
 				if c.attrs == nil {
 					c.attrs = add // the one WithAttributes: no copy (begin only reads it)
@@ -439,7 +305,10 @@ func CloseOnCancel() AcquireOption { return AcquireOption{op: opCloseOnCancel} }
 // a goroutine of the library's own, on a detached context bounded by the
 // cleanup timeout. The outcome stays leaked_without_close, with
 // otelguard.leak.released=true. It needs leak detection (not
-// LeakDetectionOff).
+// WithLeakSampling(-1)). It holds after Shutdown too, whatever the program
+// still references: a lifetime acquired before Shutdown keeps its leak
+// detection until it ends, and one acquired after it (no span) still has
+// its release run when its handle is dropped.
 func ReleaseOnLeak() AcquireOption { return AcquireOption{op: opReleaseOnLeak} }
 
 // WithHoldThreshold reports the lifetime as held too long if it is still
@@ -448,24 +317,22 @@ func ReleaseOnLeak() AcquireOption { return AcquireOption{op: opReleaseOnLeak} }
 // record through the Tracker's logger. When it finally ends, its span gets
 // otelguard.hold.exceeded=true and, if it was released, an event
 // otelguard.hold.returned_late and an Info record. It takes one runtime
-// timer per lifetime; zero or negative d means no threshold for this
+// timer per lifetime. Zero selects the Tracker's default
+// (WithDefaultHoldThreshold); a negative d means no threshold for this
 // lifetime, whatever the Tracker's default.
 func WithHoldThreshold(d time.Duration) AcquireOption {
-	if d <= 0 {
-		d = -1
-	}
 	return AcquireOption{op: opHold, d: d}
 }
 
-// MaxAttributes bounds the attributes WithAttributes adds to one lifetime:
-// the first MaxAttributes are kept. It leaves room, under the SDK's default
+// maxAttributes bounds the attributes WithAttributes adds to one lifetime:
+// the first maxAttributes are kept. It leaves room, under the SDK's default
 // span limit of 128 attributes, for the ones otelguard sets when the
 // lifetime ends (outcome, trigger, durations, stack), which a full span
 // would drop.
-const MaxAttributes = 64
+const maxAttributes = 64
 
 // WithAttributes adds attributes to the lifetime's span when it starts; at
-// most MaxAttributes of them, in all, per lifetime. Keep values free of
+// most maxAttributes of them, in all, per lifetime. Keep values free of
 // secrets and of the guarded value itself: otelguard never renders a value
 // into an attribute.
 func WithAttributes(kv ...attribute.KeyValue) AcquireOption {

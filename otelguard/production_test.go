@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -127,7 +129,7 @@ func TestLeakInALoopIsLoggedOnceWithACount(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d records, want 2 (the first, then the summary):\n%s", len(lines), out.String())
 	}
-	if strings.Contains(lines[0], otelguard.RepeatsKey) || !strings.Contains(lines[1], otelguard.RepeatsKey+"=9999") {
+	if strings.Contains(lines[0], string(attrkey.Repeats)) || !strings.Contains(lines[1], string(attrkey.Repeats)+"=9999") {
 		t.Fatalf("want the first record alone, then otelguard.repeats=9999:\n%s", out.String())
 	}
 	for _, l := range lines {
@@ -151,7 +153,7 @@ func TestLeakSummaryAtTheIntervalsEnd(t *testing.T) {
 		for _, r := range h.recs {
 			n := 1
 			r.Attrs(func(a slog.Attr) bool {
-				if a.Key == otelguard.RepeatsKey {
+				if a.Key == string(attrkey.Repeats) {
 					n = int(a.Value.Int64())
 					summaries++
 				}
@@ -182,13 +184,13 @@ func TestOpenAtShutdownIsLoggedPerSite(t *testing.T) {
 		otelguard.WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
 	var keep []*otelguard.Guard
 	for range 50 {
-		keep = append(keep, tr.NewGuard(context.Background(), "worker.lock", nop))
+		keep = append(keep, otelguard.NewGuard(context.Background(), "worker.lock", nop, otelguard.WithTracker(tr)))
 	}
 	if err := tr.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], "otelguard: lifetime open_at_shutdown") || !strings.Contains(lines[1], otelguard.RepeatsKey+"=49") {
+	if len(lines) != 2 || !strings.Contains(lines[0], "otelguard: lifetime open_at_shutdown") || !strings.Contains(lines[1], string(attrkey.Repeats)+"=49") {
 		t.Fatalf("want 2 records, the second with otelguard.repeats=49:\n%s", out.String())
 	}
 	for _, g := range keep {
@@ -214,7 +216,7 @@ func TestLeakMetricHasTheLifetimeAsExemplar(t *testing.T) {
 	}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != otelguard.MetricEnded {
+			if m.Name != attrkey.MetricEnded {
 				continue
 			}
 			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
@@ -226,7 +228,7 @@ func TestLeakMetricHasTheLifetimeAsExemplar(t *testing.T) {
 			}
 		}
 	}
-	t.Fatalf("no exemplar of %s points at the leaked lifetime's span %v", otelguard.MetricEnded, leaked.SpanContext().SpanID())
+	t.Fatalf("no exemplar of %s points at the leaked lifetime's span %v", attrkey.MetricEnded, leaked.SpanContext().SpanID())
 }
 
 // dropAt acquires at one call site (one function literal as the release),
@@ -252,13 +254,13 @@ func TestLeakSamplingWatchesTheFirstThenOneInN(t *testing.T) {
 	if live := len(h.tr.Live()); live != 5*n-5 {
 		t.Fatalf("Live = %d, want the %d unwatched", live, 5*n-5)
 	}
-	for _, l := range h.tr.Leaks() {
+	for _, l := range bridge.Leaks(h.tr) {
 		if l.Stack == "" {
 			t.Fatal("a watched lifetime has no stack")
 		}
 	}
 	for _, l := range h.tr.Live() {
-		if l.Stack() != "" {
+		if l.Stack != "" {
 			t.Fatal("an unwatched lifetime paid for a stack")
 		}
 	}

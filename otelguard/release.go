@@ -29,8 +29,12 @@ type panicked struct {
 // relResult is how one release went.
 type relResult struct {
 	err    error
-	panic  *panicked
-	goexit bool // the release called runtime.Goexit
+	panic  *panicked // recovered: on a goroutine of the library's own
+	goexit bool      // the release called runtime.Goexit (library goroutine)
+	// aborted: the release did not return, on the caller's goroutine,
+	// where nothing is recovered: it panicked (the panic goes on with its
+	// own stack) or called runtime.Goexit.
+	aborted bool
 }
 
 // release is one run of a lifetime's release: who asked, and what to
@@ -46,6 +50,11 @@ type release struct {
 	// whatever the release does, and the span's end was claimed with the
 	// release (report says whether by this call).
 	leak, report bool
+	// recover is set on the library's own goroutines, where a panic must
+	// not crash the process: it is recovered and returned in the result.
+	// On a caller's goroutine nothing is recovered, so that a panic goes
+	// on with the stack of the function that panicked.
+	recover bool
 }
 
 // run runs the release with ctx on the calling goroutine, then ends the
@@ -54,8 +63,11 @@ type release struct {
 // context.WithoutCancel of it, bounded by the cleanup timeout (the
 // cancelled task cleaning up).
 //
-// A panic in the release is returned in the result, never re-raised here;
-// a runtime.Goexit ends the lifetime (failed) and goes on.
+// With r.recover a panic in the release is returned in the result, never
+// re-raised here. Without it nothing is recovered: a panic ends the
+// lifetime (failed) and goes on to the caller unchanged, its stack naming
+// the function that panicked. Either way a runtime.Goexit ends the
+// lifetime (failed) and goes on.
 func (r release) run(ctx context.Context) (res relResult) {
 	l := r.l
 	if ctx == nil {
@@ -64,7 +76,7 @@ func (r release) run(ctx context.Context) (res relResult) {
 	detached := r.detached
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), l.t.cleanupTimeout())
+		ctx, cancel = l.t.detached(ctx)
 		defer cancel()
 		detached = true
 	}
@@ -78,10 +90,15 @@ func (r release) run(ctx context.Context) (res relResult) {
 	returned := false
 	defer func() {
 		if !returned {
-			if v := recover(); v != nil {
-				res.panic = &panicked{value: v, stack: debug.Stack()}
-			} else {
-				res.goexit = true // nothing after the call runs; record it here
+			switch {
+			case !r.recover:
+				res.aborted = true // the panic or Goexit goes on after this
+			default:
+				if v := recover(); v != nil {
+					res.panic = &panicked{value: v, stack: debug.Stack()}
+				} else {
+					res.goexit = true // nothing after the call runs; record it here
+				}
 			}
 		}
 		cleanup := time.Duration(-1)
@@ -106,18 +123,25 @@ func (r release) complete(res relResult, cleanup time.Duration, detached bool) {
 		if r.report {
 			l.endLeaked(true, cleanup)
 		}
+		// Here, not after run returns: a release that calls runtime.Goexit
+		// returns to nobody, and the leak must still be recorded.
+		l.t.recordMissed(l, missedLeak, true)
 		return
 	}
 	if !l.claimReport() {
 		return // Shutdown, a leak report or an abandoned deadline ended the span
 	}
 	l.endReleased(res, r.trig, cleanup, detached)
+	if e := l.endOf(); e != nil && e.missed != "" {
+		l.logEnd(missedContext, false, true)
+		l.t.recordMissed(l, missedContext, false)
+	}
 }
 
 // err is what the caller of a release gets back: its error, or an error
 // for a runtime.Goexit, which no caller sees returned otherwise.
 func (res relResult) errFor(l *lifetime) error {
-	if res.goexit && res.err == nil {
+	if (res.goexit || res.aborted) && res.err == nil {
 		return errGoexit(l)
 	}
 	return res.err
@@ -157,11 +181,12 @@ func (r release) background(ctx context.Context, deliver func(error)) {
 	}
 	var cancel context.CancelFunc = func() {}
 	if ctx.Err() != nil {
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), t.cleanupTimeout())
+		ctx, cancel = t.detached(ctx)
 		r.detached = true
 	}
 	t.flight.add()
 	r.flights++
+	r.recover = true
 	go func() {
 		defer t.flight.done()
 		defer cancel()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -25,6 +26,9 @@ const leakStatus = "handle became unreachable without Close, Run or Disarm"
 //	an error wrapping context.DeadlineExceeded  timed_out, error.type=timeout
 //	any other error (context.Canceled too)  failed, error.type of the error
 //	a panic or runtime.Goexit               failed, error.type=panic or goexit
+//	(on a caller's goroutine, where nothing is recovered: aborted)
+//
+// What the release said with SetEndAttributes and MissedClose is added.
 func (l *lifetime) endReleased(res relResult, trig Trigger, cleanup time.Duration, detached bool) {
 	rec := l.flags&flRecording != 0
 	var buf [8]attribute.KeyValue
@@ -47,6 +51,10 @@ func (l *lifetime) endReleased(res relResult, trig Trigger, cleanup time.Duratio
 		outcome = OutcomeFailed
 		attrs = append(attrs, errorTypeGoexit)
 		msg = "release called runtime.Goexit"
+	case res.aborted:
+		outcome = OutcomeFailed
+		attrs = append(attrs, errorTypeAborted)
+		msg = "release did not return: it panicked (the panic went on to the caller) or called runtime.Goexit"
 	case res.err != nil:
 		outcome = OutcomeFailed
 		if errors.Is(res.err, context.DeadlineExceeded) {
@@ -58,12 +66,19 @@ func (l *lifetime) endReleased(res relResult, trig Trigger, cleanup time.Duratio
 		}
 	}
 	if rec && cleanup >= 0 {
-		attrs = append(attrs, CleanupDurationKey.Float64(float64(cleanup)/float64(time.Millisecond)))
+		attrs = append(attrs, attrkey.CleanupDuration.Float64(float64(cleanup)/float64(time.Millisecond)))
 	}
 	if detached {
-		attrs = append(attrs, CleanupDetachedKey.Bool(true))
+		attrs = append(attrs, attrkey.CleanupDetached.Bool(true))
 	}
-	l.conclude(outcome, trig, msg, attrs, cleanup)
+	missed := ""
+	if e := l.endOf(); e != nil {
+		missed = e.missed
+		if rec {
+			attrs = append(attrs, e.attrs...)
+		}
+	}
+	l.conclude(outcome, trig, msg, attrs, cleanup, missed)
 }
 
 // endAbandoned ends the span of a lifetime whose bounded release outlived
@@ -80,62 +95,49 @@ func (l *lifetime) endAbandoned(err error, trig Trigger, ran time.Duration) {
 	if l.flags&flRecording != 0 {
 		attrs = []attribute.KeyValue{errorType(err)}
 		if ran >= 0 {
-			attrs = append(attrs, CleanupDurationKey.Float64(float64(ran)/float64(time.Millisecond)))
+			attrs = append(attrs, attrkey.CleanupDuration.Float64(float64(ran)/float64(time.Millisecond)))
 		}
 	}
-	l.conclude(outcome, trig, err.Error(), attrs, -1)
+	l.conclude(outcome, trig, err.Error(), attrs, -1, "")
 }
 
 // endLeaked ends the span of a lifetime whose handle was found
 // unreachable; released tells whether ReleaseOnLeak ran its release.
 func (l *lifetime) endLeaked(released bool, cleanup time.Duration) {
 	var buf [5]attribute.KeyValue
-	attrs := append(buf[:0], LeakReleasedKey.Bool(released))
+	attrs := append(buf[:0], attrkey.LeakReleased.Bool(released))
 	if released {
 		// ReleaseOnLeak's release runs detached from the acquire context.
-		attrs = append(attrs, CleanupDetachedKey.Bool(true))
+		attrs = append(attrs, attrkey.CleanupDetached.Bool(true))
 	}
-	if l.flags&flRecording != 0 {
-		if released && cleanup >= 0 {
-			attrs = append(attrs, CleanupDurationKey.Float64(float64(cleanup)/float64(time.Millisecond)))
-		}
-		attrs = l.appendReportAttrs(attrs)
+	if l.flags&flRecording != 0 && released && cleanup >= 0 {
+		attrs = append(attrs, attrkey.CleanupDuration.Float64(float64(cleanup)/float64(time.Millisecond)))
 	}
-	l.conclude(OutcomeLeaked, TriggerGC, leakStatus, attrs, cleanup)
-	l.logEnd(OutcomeLeaked, released, true)
+	l.conclude(OutcomeLeaked, TriggerGC, leakStatus, attrs, cleanup, leakStatus)
+	l.logEnd(missedLeak, released, true)
 }
+
+// shutdownStatus describes an open_at_shutdown missed close.
+const shutdownStatus = "still open at Tracker.Shutdown: its owner never closed it"
 
 // endSpan ends a lifetime whose release did not run: disarmed, or open at
 // shutdown.
 func (l *lifetime) endSpan(o Outcome, trig Trigger) {
-	var buf [4]attribute.KeyValue
-	attrs := buf[:0]
-	if o == OutcomeOpenAtShutdown && l.flags&flRecording != 0 {
-		attrs = l.appendReportAttrs(attrs)
+	if o != OutcomeOpenAtShutdown {
+		l.conclude(o, trig, "", nil, -1, "")
+		return
 	}
-	l.conclude(o, trig, "", attrs, -1)
-	if o == OutcomeOpenAtShutdown {
-		l.logEnd(o, false, false)
-	}
-}
-
-// appendReportAttrs adds what a report of an unreleased lifetime carries:
-// the acquire stack and the access records.
-func (l *lifetime) appendReportAttrs(attrs []attribute.KeyValue) []attribute.KeyValue {
-	if l.stack != nil {
-		attrs = append(attrs, StacktraceKey.String(l.stackText()))
-	}
-	if recs := l.accessRecords(); len(recs) > 0 {
-		attrs = append(attrs, AccessRecordsKey.StringSlice(recs))
-	}
-	return attrs
+	l.conclude(o, trig, shutdownStatus, nil, -1, shutdownStatus)
+	l.logEnd(missedShutdown, false, false)
 }
 
 // conclude records the end of a lifetime whose outcome this caller owns:
 // metrics (whatever the sampling), the hold threshold's return, and the
 // span's end attributes, status and end. cleanup is the release's run
-// time, or negative when no release ran.
-func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []attribute.KeyValue, cleanup time.Duration) {
+// time, or negative when no release ran. missed, when not empty, makes
+// the end a missed close described by it: otelguard.missed_close=true,
+// status Error, the acquire stack, the missed-close counter.
+func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []attribute.KeyValue, cleanup time.Duration, missed string) {
 	l.stopHold()
 	if l.m != nil {
 		age, ok := l.age()
@@ -143,13 +145,16 @@ func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []a
 			age = -1
 		}
 		ctx := l.ctx
-		if o != OutcomeCleaned && o != OutcomeDisarmed {
+		if o != OutcomeCleaned && o != OutcomeDisarmed || missed != "" {
 			// The lifetime's own span in ctx, so that the exemplar of a
 			// leak (or a failure) points at it; the happy path keeps the
 			// acquire context's, without allocating.
 			ctx = l.spanContext(ctx)
 		}
 		l.t.meters.recordEnd(ctx, l.m, o, age, cleanup)
+		if missed != "" {
+			l.t.meters.recordMissed(ctx, l.m)
+		}
 	}
 	held := l.state.Load()&stHeld != 0
 	if held {
@@ -163,21 +168,32 @@ func (l *lifetime) conclude(o Outcome, trig Trigger, statusMsg string, attrs []a
 		return
 	}
 	if held {
-		attrs = append(attrs, HoldExceededKey.Bool(true))
+		attrs = append(attrs, attrkey.HoldExceeded.Bool(true))
 	}
-	l.endSpanWith(o, trig, statusMsg, attrs)
+	if missed != "" {
+		attrs = append(attrs, attrkey.MissedClose.Bool(true))
+		if l.stack != nil {
+			attrs = append(attrs, attrkey.Stacktrace.String(l.stackText()))
+		}
+		if statusMsg == "" {
+			statusMsg = missed
+		} else if statusMsg != missed {
+			statusMsg = missed + "; " + statusMsg
+		}
+	}
+	l.endSpanWith(o, trig, statusMsg, attrs, missed != "")
 }
 
 // endSpanWith sets the end attributes in one call (one allocation) and
 // ends the span. extra is copied.
-func (l *lifetime) endSpanWith(o Outcome, trig Trigger, statusMsg string, extra []attribute.KeyValue) {
+func (l *lifetime) endSpanWith(o Outcome, trig Trigger, statusMsg string, extra []attribute.KeyValue, missed bool) {
 	attrs := make([]attribute.KeyValue, 2, 2+len(extra))
-	attrs[0] = OutcomeKey.String(string(o))
-	attrs[1] = TriggerKey.String(string(trig))
+	attrs[0] = attrkey.Outcome.String(string(o))
+	attrs[1] = attrkey.Trigger.String(string(trig))
 	attrs = append(attrs, extra...)
 	l.span.SetAttributes(attrs...)
-	switch o {
-	case OutcomeFailed, OutcomeTimedOut, OutcomeLeaked:
+	switch {
+	case missed, o == OutcomeFailed, o == OutcomeTimedOut, o == OutcomeLeaked:
 		l.span.SetStatus(codes.Error, statusMsg)
 	}
 	l.span.End()

@@ -6,14 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/internal/stacklog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
-
-// EventOutlivedRequest is the span event a lifetime gets when the request
-// it was acquired under ends while it is still open (Request.End).
-const EventOutlivedRequest = "otelguard.request.outlived"
 
 // A Request is a unit of work — an HTTP request, an RPC, a job — whose
 // lifetimes should end with it: goleak's per-test check, applied per
@@ -57,8 +54,8 @@ func ContextWithRequest(ctx context.Context, attrs ...attribute.KeyValue) (conte
 	return context.WithValue(ctx, requestKey{}, r), r
 }
 
-// RequestFrom returns the Request ctx carries, or nil.
-func RequestFrom(ctx context.Context) *Request {
+// requestFrom returns the Request ctx carries, or nil.
+func requestFrom(ctx context.Context) *Request {
 	if ctx == nil || !requestsUsed.Load() {
 		return nil
 	}
@@ -127,7 +124,7 @@ func (r *Request) End(attrs ...attribute.KeyValue) []LiveLifetime {
 // outlived reports l as outliving its request.
 func (l *lifetime) outlived(attrs []attribute.KeyValue) {
 	if l.flags&flRecording != 0 {
-		l.span.AddEvent(EventOutlivedRequest, trace.WithAttributes(attrs...))
+		l.span.AddEvent(attrkey.EventOutlived, trace.WithAttributes(attrs...))
 	}
 	if l.m != nil {
 		l.t.meters.recordOutlived(l.m, attrs)
@@ -135,12 +132,12 @@ func (l *lifetime) outlived(attrs []attribute.KeyValue) {
 	if lg := l.t.cfg.logger; lg != nil {
 		as := make([]slog.Attr, 0, 4+len(attrs))
 		as = append(as,
-			slog.String(string(NameKey), l.name),
-			slog.String(string(KindKey), string(kindNames[l.kind])))
+			slog.String(string(attrkey.Name), l.name),
+			slog.String(string(attrkey.Kind), string(kindNames[l.kind])))
 		for _, kv := range attrs {
 			as = append(as, slog.Any(string(kv.Key), kv.Value.AsInterface()))
 		}
-		as = append(as, stacklog.Attr(string(StacktraceKey), l.stackText()))
+		as = append(as, stacklog.Attr(string(attrkey.Stacktrace), l.stackText()))
 		lg.LogAttrs(context.Background(), slog.LevelWarn, "otelguard: lifetime outlived its request", as...)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -41,11 +42,11 @@ func TestTrackCloseCleans(t *testing.T) {
 		t.Fatalf("Close ran %d times", n)
 	}
 	a := wantEnd(t, h.one(t, "db.conn"), otelguard.OutcomeCleaned, otelguard.TriggerClose)
-	if a[otelguard.KindKey].AsString() != "resource" {
-		t.Errorf("kind = %v", a[otelguard.KindKey])
+	if a[attrkey.Kind].AsString() != "resource" {
+		t.Errorf("kind = %v", a[attrkey.Kind])
 	}
 	// defer Close after Close is normal Go: no misuse record.
-	if n := len(h.ended(otelguard.MisuseSpanName)); n != 0 {
+	if n := len(h.ended(attrkey.MisuseSpan)); n != 0 {
 		t.Errorf("repeated Close recorded %d misuse spans", n)
 	}
 }
@@ -57,7 +58,7 @@ func TestAcquireWithAttributes(t *testing.T) {
 	_ = r.Close(context.Background())
 	s := h.one(t, "file")
 	a := attrs(s)
-	if a["db.system"].AsString() != "postgresql" || a[otelguard.KindKey].AsString() != "resource" {
+	if a["db.system"].AsString() != "postgresql" || a[attrkey.Kind].AsString() != "resource" {
 		t.Errorf("attributes = %v", s.Attributes())
 	}
 	for _, kv := range s.Attributes() {
@@ -76,8 +77,8 @@ func TestCloseFailsWithErrorType(t *testing.T) {
 	}
 	s := h.one(t, "c")
 	a := wantEnd(t, s, otelguard.OutcomeFailed, otelguard.TriggerClose)
-	if a[otelguard.ErrorTypeKey].AsString() != "*errors.errorString" || s.Status().Code != codes.Error {
-		t.Errorf("error.type = %v, status %v", a[otelguard.ErrorTypeKey], s.Status())
+	if a[attrkey.ErrorType].AsString() != "*errors.errorString" || s.Status().Code != codes.Error {
+		t.Errorf("error.type = %v, status %v", a[attrkey.ErrorType], s.Status())
 	}
 }
 
@@ -171,7 +172,7 @@ func TestCloseWithDoneCtxRunsDetached(t *testing.T) {
 		t.Errorf("release ctx err = %v, deadline = %v; want live and bounded", relErr, hasDeadline)
 	}
 	a := wantEnd(t, h.one(t, "c"), otelguard.OutcomeCleaned, otelguard.TriggerClose)
-	if !a[otelguard.CleanupDetachedKey].AsBool() {
+	if !a[attrkey.CleanupDetached].AsBool() {
 		t.Error("detached not recorded")
 	}
 }
@@ -201,8 +202,8 @@ func TestCloseAsyncReturnsByDeadlineAndShutdownWaitsForStraggler(t *testing.T) {
 		}
 		s := h.one(t, "slow")
 		a := wantEnd(t, s, otelguard.OutcomeTimedOut, otelguard.TriggerClose)
-		if a[otelguard.ErrorTypeKey].AsString() != "timeout" || s.Status().Code != codes.Error {
-			t.Errorf("error.type = %v, status = %v", a[otelguard.ErrorTypeKey], s.Status())
+		if a[attrkey.ErrorType].AsString() != "timeout" || s.Status().Code != codes.Error {
+			t.Errorf("error.type = %v, status = %v", a[attrkey.ErrorType], s.Status())
 		}
 		if live := h.tr.Live(); len(live) != 1 || !live[0].Releasing {
 			t.Fatalf("the straggler should still be live and releasing: %+v", live)
@@ -271,7 +272,7 @@ func TestCancellationIsNotATimeout(t *testing.T) {
 			t.Fatalf("Close = %v, want context.Canceled", err)
 		}
 		a := wantEnd(t, h.one(t, "close"), otelguard.OutcomeFailed, otelguard.TriggerClose)
-		if got := a[otelguard.ErrorTypeKey].AsString(); got != "canceled" {
+		if got := a[attrkey.ErrorType].AsString(); got != "canceled" {
 			t.Errorf("error.type = %q, want canceled", got)
 		}
 
@@ -283,7 +284,7 @@ func TestCancellationIsNotATimeout(t *testing.T) {
 			t.Fatalf("CloseAsync = %v, want context.Canceled", err)
 		}
 		a = wantEnd(t, h.one(t, "async"), otelguard.OutcomeFailed, otelguard.TriggerClose)
-		if got := a[otelguard.ErrorTypeKey].AsString(); got != "canceled" {
+		if got := a[attrkey.ErrorType].AsString(); got != "canceled" {
 			t.Errorf("error.type = %q, want canceled", got)
 		}
 		close(unblock)
@@ -326,8 +327,8 @@ func TestClosePanicGoesToCaller(t *testing.T) {
 			t.Fatalf("deadline=%v: recovered %v, want the release's panic value", withDeadline, got)
 		}
 		a := wantEnd(t, h.one(t, "c"), otelguard.OutcomeFailed, otelguard.TriggerClose)
-		if a[otelguard.ErrorTypeKey].AsString() != "panic" {
-			t.Errorf("error.type = %v", a[otelguard.ErrorTypeKey])
+		if a[attrkey.ErrorType].AsString() != "panic_or_goexit" {
+			t.Errorf("error.type = %v", a[attrkey.ErrorType])
 		}
 		if err := r.Close(context.Background()); !errors.Is(err, otelguard.ErrClosed) {
 			t.Errorf("Close after a panicking release = %v", err)
@@ -402,8 +403,8 @@ func TestDetach(t *testing.T) {
 	wantEnd(t, h.one(t, "c"), otelguard.OutcomeDisarmed, otelguard.TriggerDisarm)
 	//otelguard:handoff misuse on purpose: the test wants the use_after_detach record
 	_ = r.Value()
-	m := h.one(t, otelguard.MisuseSpanName)
-	if attrs(m)[otelguard.MisuseKindKey].AsString() != "use_after_detach" {
+	m := h.one(t, attrkey.MisuseSpan)
+	if attrs(m)[attrkey.MisuseKind].AsString() != "use_after_detach" {
 		t.Errorf("misuse kind = %v", m.Attributes())
 	}
 }
@@ -419,22 +420,22 @@ func TestValueAfterCloseIsRecordedOnce(t *testing.T) {
 			t.Fatal("Value after Close changed")
 		}
 	}
-	ms := h.ended(otelguard.MisuseSpanName)
+	ms := h.ended(attrkey.MisuseSpan)
 	if len(ms) != 1 {
 		t.Fatalf("%d misuse spans, want 1", len(ms))
 	}
 	m, life := ms[0], h.one(t, "c")
 	a := attrs(m)
-	if a[otelguard.MisuseKindKey].AsString() != "use_after_close" || a[otelguard.NameKey].AsString() != "c" {
+	if a[attrkey.MisuseKind].AsString() != "use_after_close" || a[attrkey.Name].AsString() != "c" {
 		t.Errorf("misuse attrs %v", m.Attributes())
 	}
-	if _, isLifetime := a[otelguard.KindKey]; isLifetime {
+	if _, isLifetime := a[attrkey.Kind]; isLifetime {
 		t.Error("a misuse record must not look like a lifetime")
 	}
 	if len(m.Links()) != 1 || m.Links()[0].SpanContext.SpanID() != life.SpanContext().SpanID() {
 		t.Errorf("misuse links %v, want the lifetime span", m.Links())
 	}
-	if st := a[otelguard.StacktraceKey].AsString(); !containsFunc(st, "TestValueAfterCloseIsRecordedOnce") {
+	if st := a[attrkey.Stacktrace].AsString(); !containsFunc(st, "TestValueAfterCloseIsRecordedOnce") {
 		t.Errorf("misuse stack does not name the caller:\n%s", st)
 	}
 	// Detach after Close: misuse of its own kind, nothing released again.
@@ -457,7 +458,7 @@ func TestCloseOnCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := wantEnd(t, h.one(t, "lease"), otelguard.OutcomeCleaned, otelguard.TriggerCancel)
-	if !a[otelguard.CleanupDetachedKey].AsBool() {
+	if !a[attrkey.CleanupDetached].AsBool() {
 		t.Error("cancel release not detached")
 	}
 	if err := r.Close(context.Background()); !errors.Is(err, otelguard.ErrClosed) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 
@@ -21,9 +22,9 @@ type Scope struct {
 	handle
 }
 
-// Closer is what Scope.Add takes charge of: anything with
+// closer is what Scope.Add takes charge of: anything with
 // Close(context.Context) error, including *Resource and *Scope.
-type Closer interface {
+type closer interface {
 	Close(ctx context.Context) error
 }
 
@@ -59,20 +60,12 @@ type scopeState struct {
 type scopeEntry struct {
 	l *lifetime
 	h *handle
-	c Closer
+	c closer
 }
 
 // NewScope starts a scope named name, as a child of the span in ctx. An
 // empty name becomes "otelguard.scope"; a nil ctx is taken as
-// context.Background(). WithTracker among opts is ignored: the receiver
-// is the tracker.
-func (t *Tracker) NewScope(ctx context.Context, name string, opts ...AcquireOption) *Scope {
-	mustTracker(t, "NewScope")
-	cfg := resolveAcquire(opts)
-	return t.newScope(ctx, name, &cfg, 1)
-}
-
-// NewScope is Tracker.NewScope on the Tracker given with WithTracker, else
+// context.Background(). It uses the Tracker given with WithTracker, else
 // the one ctx carries (ContextWithTracker), else Default().
 func NewScope(ctx context.Context, name string, opts ...AcquireOption) *Scope {
 	cfg := resolveAcquire(opts)
@@ -128,7 +121,7 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 	}
 	st.misuse(misuseAddAfterClose, 1)
 	if m.claim() {
-		reportPanic(m, release{l: m, trig: TriggerScope}.run(st.ctx))
+		release{l: m, trig: TriggerScope}.run(st.ctx) // on the caller's goroutine: a panic goes on
 	}
 }
 
@@ -139,7 +132,7 @@ func (s *Scope) Defer(name string, cleanup func(context.Context) error) {
 // own. It panics if c is nil. On a scope that has already ended, c is
 // closed at once with context.Background(), an error or panic from it
 // goes to otel.Handle, and the call is recorded as misuse.
-func (s *Scope) Add(c Closer) {
+func (s *Scope) Add(c interface{ Close(context.Context) error }) {
 	if c == nil {
 		panic("otelguard: Scope.Add: nil closer")
 	}
@@ -154,12 +147,9 @@ func (s *Scope) Add(c Closer) {
 		return
 	}
 	st.misuse(misuseAddAfterClose, 1)
-	// Add returns nothing: what closing at once gives goes to otel.Handle.
-	p, err := closeEntry(context.Background(), e)
-	switch {
-	case p != nil:
-		otel.Handle(err) // a *PanicError
-	case err != nil && !errors.Is(err, ErrClosed):
+	// Add returns nothing: an error from closing at once goes to
+	// otel.Handle; a panic goes on to Add's caller.
+	if err := closeEntry(context.Background(), e); !closedOnly(err) {
 		otel.Handle(fmt.Errorf("otelguard: closing a closer added to ended scope %q: %w", st.name, err))
 	}
 }
@@ -187,79 +177,114 @@ func (st *scopeState) take() []scopeEntry {
 
 // release closes every member newest first, even when one fails, panics
 // or calls runtime.Goexit, and joins their errors. A member already ended
-// elsewhere (ErrClosed) is not an error. The first panic goes on after
-// every member was closed; a Goexit goes on too, after the older members
-// were closed (each Goexit'ing member ends failed).
+// elsewhere (ErrClosed) is not an error; one whose release is running
+// elsewhere is waited for (bounded by ctx) before the older members are
+// closed. Nothing is recovered: a member's panic (or Goexit) goes on, with
+// its own stack, once the older members were closed while it unwound.
 func (st *scopeState) release(ctx context.Context) error {
-	c := scopeClose{ms: st.take(), i: -1}
+	c := scopeClose{ms: st.take()}
 	c.i = len(c.ms) - 1
 	c.closeRest(ctx)
-	if c.firstPanic != nil {
-		panic(c.firstPanic.value)
-	}
 	return errors.Join(c.errs...)
 }
 
 // scopeClose is one run of a scope's release.
 type scopeClose struct {
-	ms         []scopeEntry
-	i          int // the member being closed; counts down
-	errs       []error
-	firstPanic *panicked
+	ms   []scopeEntry
+	i    int // the member being closed; counts down
+	errs []error
 }
 
-// closeRest closes members i down to 0. If one calls runtime.Goexit, the
-// deferred call goes on with the older ones while the Goexit unwinds: a
-// Goexit cannot be stopped, but the deferred calls it runs can still do
-// the scope's work.
+// closeRest closes members i down to 0. If one panics or calls
+// runtime.Goexit, the deferred call goes on with the older ones while the
+// panic or Goexit unwinds: neither is stopped, but the deferred calls they
+// run can still do the scope's work. The first panic is the one that goes
+// on; a later member's panic, during that unwinding, is recovered and
+// reported through otel.Handle as a *PanicError.
 func (c *scopeClose) closeRest(ctx context.Context) {
 	returned := false
 	defer func() {
 		if !returned {
-			c.errs = append(c.errs, fmt.Errorf("otelguard: scope member %d called runtime.Goexit", c.i))
+			c.errs = append(c.errs, fmt.Errorf("otelguard: scope member %d did not return (panic or runtime.Goexit)", c.i))
 			c.i--
-			c.closeRest(ctx)
+			c.closeRestUnwinding(ctx)
 		}
 	}()
 	for ; c.i >= 0; c.i-- {
-		p, err := closeEntry(ctx, c.ms[c.i])
-		if p != nil && c.firstPanic == nil {
-			c.firstPanic = p
-		}
-		if err != nil && !errors.Is(err, ErrClosed) {
+		if err := closeEntry(ctx, c.ms[c.i]); !closedOnly(err) {
 			c.errs = append(c.errs, err)
 		}
 	}
 	returned = true
 }
 
-// closeEntry closes one member, recovering a panic so the others still
-// close.
-func closeEntry(ctx context.Context, e scopeEntry) (p *panicked, err error) {
-	l := e.l
-	if e.h != nil {
-		l = e.h.l
-	}
-	if l != nil {
-		if !l.claim() {
-			return nil, nil // ended elsewhere
-		}
-		if e.h != nil {
-			e.h.cleanup.Stop()
-		}
-		res := release{l: l, trig: TriggerScope}.run(ctx)
-		if res.panic != nil {
-			return res.panic, &PanicError{Name: l.name, Value: res.panic.value, Stack: res.panic.stack}
-		}
-		return nil, res.err
-	}
+// closeRestUnwinding is closeRest while a panic or Goexit unwinds: a
+// member's panic is recovered (closeUnwinding); a member's Goexit goes on,
+// the deferred call closing the rest.
+func (c *scopeClose) closeRestUnwinding(ctx context.Context) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			p = &panicked{value: r, stack: debug.Stack()}
-			err = &PanicError{Name: fmt.Sprintf("%T", e.c), Value: r, Stack: p.stack}
+		if !returned {
+			c.errs = append(c.errs, fmt.Errorf("otelguard: scope member %d called runtime.Goexit", c.i))
+			c.i--
+			c.closeRestUnwinding(ctx)
 		}
 	}()
-	return nil, e.c.Close(ctx)
+	for ; c.i >= 0; c.i-- {
+		c.closeUnwinding(ctx, c.ms[c.i])
+	}
+	returned = true
+}
+
+// closeUnwinding closes a member while an earlier member's panic or
+// Goexit unwinds: a panic of its own is recovered and reported, so that
+// the first goes on unchanged.
+func (c *scopeClose) closeUnwinding(ctx context.Context, e scopeEntry) {
+	defer func() {
+		if v := recover(); v != nil {
+			name := fmt.Sprintf("%T", e.c)
+			if l := e.lifetime(); l != nil {
+				name = l.name
+			}
+			otel.Handle(&PanicError{Name: name, Value: v, Stack: debug.Stack()})
+		}
+	}()
+	if err := closeEntry(ctx, e); !closedOnly(err) {
+		c.errs = append(c.errs, err)
+	}
+}
+
+// lifetime is the member's lifetime; nil for a foreign closer.
+func (e scopeEntry) lifetime() *lifetime {
+	if e.h != nil {
+		return e.h.l
+	}
+	return e.l
+}
+
+// closedOnly reports whether err is nothing to report from closing a
+// member: nil, or ErrClosed for a member ended elsewhere (but not a wait
+// for its release that gave up).
+func closedOnly(err error) bool {
+	return err == nil || (errors.Is(err, ErrClosed) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled))
+}
+
+// closeEntry closes one member on the calling goroutine. A member whose
+// release runs elsewhere is waited for.
+func closeEntry(ctx context.Context, e scopeEntry) error {
+	l := e.lifetime()
+	if l == nil {
+		return e.c.Close(ctx)
+	}
+	if !l.claim() {
+		return l.waitFinished(ctx)
+	}
+	if e.h != nil {
+		e.h.cleanup.Stop()
+		defer runtime.KeepAlive(e.h)
+	}
+	return release{l: l, trig: TriggerScope}.run(ctx).err
 }
 
 // Close closes every member, newest first, each with ctx, then ends the
@@ -270,7 +295,10 @@ func closeEntry(ctx context.Context, e scopeEntry) (p *panicked, err error) {
 // already closed elsewhere (ErrClosed) is not an error. A panic in a
 // member goes on, after the others are closed. With a ctx that is already
 // done, the members get context.WithoutCancel(ctx) bounded by the cleanup
-// timeout. A repeated Close returns ErrClosed.
+// timeout. A member whose release is running elsewhere when its turn
+// comes (its owner's Close, CloseAll) is waited for, bounded by ctx,
+// before the older members are closed and the scope's span ends. A
+// repeated Close returns ErrClosed.
 func (s *Scope) Close(ctx context.Context) error {
 	if s == nil || s.l == nil {
 		return ErrClosed

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 )
 
@@ -39,7 +40,7 @@ func TestScopeClosesNewestFirstAndJoinsErrors(t *testing.T) {
 	h := newHarness(t)
 	var log orderLog
 	e1, e3 := errors.New("first"), errors.New("third")
-	sc := h.tr.NewScope(context.Background(), "request")
+	sc := otelguard.NewScope(context.Background(), "request", otelguard.WithTracker(h.tr))
 	sc.Defer("m1", log.cleanup("m1", e1))
 	sc.Add(foreign{&log, "f2", nil})
 	r := otelguard.Acquire(context.Background(), "r3", 0, func(context.Context, int) error { log.add("r3"); return e3 }, otelguard.WithTracker(h.tr))
@@ -55,16 +56,16 @@ func TestScopeClosesNewestFirstAndJoinsErrors(t *testing.T) {
 	}
 	scope := h.one(t, "request")
 	a := wantEnd(t, scope, otelguard.OutcomeFailed, otelguard.TriggerClose)
-	if a[otelguard.KindKey].AsString() != "scope" {
-		t.Errorf("kind %v", a[otelguard.KindKey])
+	if a[attrkey.Kind].AsString() != "scope" {
+		t.Errorf("kind %v", a[attrkey.Kind])
 	}
 	for _, n := range []string{"m1", "m4"} {
 		m := h.one(t, n)
 		if m.Parent().SpanID() != scope.SpanContext().SpanID() {
 			t.Errorf("%s is not a child of the scope span", n)
 		}
-		if attrs(m)[otelguard.KindKey].AsString() != "guard" {
-			t.Errorf("%s kind %v", n, attrs(m)[otelguard.KindKey])
+		if attrs(m)[attrkey.Kind].AsString() != "guard" {
+			t.Errorf("%s kind %v", n, attrs(m)[attrkey.Kind])
 		}
 	}
 	wantEnd(t, h.one(t, "m4"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
@@ -80,7 +81,7 @@ func TestScopeClosesNewestFirstAndJoinsErrors(t *testing.T) {
 
 func TestScopeMemberClosedElsewhereIsNotAnError(t *testing.T) {
 	h := newHarness(t)
-	sc := h.tr.NewScope(context.Background(), "s")
+	sc := otelguard.NewScope(context.Background(), "s", otelguard.WithTracker(h.tr))
 	r := otelguard.Acquire(context.Background(), "r", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
 	sc.Add(r)
 	sc.Add(closerFunc(func(context.Context) error { return otelguard.ErrClosed }))
@@ -99,7 +100,7 @@ func (f closerFunc) Close(ctx context.Context) error { return f(ctx) }
 func TestScopeDisarm(t *testing.T) {
 	h := newHarness(t)
 	var log orderLog
-	sc := h.tr.NewScope(context.Background(), "s")
+	sc := otelguard.NewScope(context.Background(), "s", otelguard.WithTracker(h.tr))
 	sc.Defer("m", log.cleanup("m", nil))
 	sc.Add(foreign{&log, "f", nil})
 	r := otelguard.Acquire(context.Background(), "r", 0, func(context.Context, int) error { log.add("r"); return nil }, otelguard.WithTracker(h.tr))
@@ -131,7 +132,7 @@ func TestScopeDisarm(t *testing.T) {
 func TestScopeKeepsClosingPastAPanic(t *testing.T) {
 	h := newHarness(t)
 	var log orderLog
-	sc := h.tr.NewScope(context.Background(), "s")
+	sc := otelguard.NewScope(context.Background(), "s", otelguard.WithTracker(h.tr))
 	sc.Defer("a", log.cleanup("a", nil))
 	sc.Defer("b", func(context.Context) error { panic("member panic") })
 	sc.Add(closerFunc(func(context.Context) error { panic("foreign panic") }))
@@ -153,7 +154,7 @@ func TestScopeKeepsClosingPastAPanic(t *testing.T) {
 
 func TestScopeDeferAfterCloseRunsAtOnce(t *testing.T) {
 	h := newHarness(t)
-	sc := h.tr.NewScope(context.Background(), "s")
+	sc := otelguard.NewScope(context.Background(), "s", otelguard.WithTracker(h.tr))
 	_ = sc.Close(context.Background())
 	ran := false
 	sc.Defer("late", func(context.Context) error { ran = true; return nil })
@@ -166,8 +167,8 @@ func TestScopeDeferAfterCloseRunsAtOnce(t *testing.T) {
 		t.Fatal("Add on a closed scope did not close")
 	}
 	wantEnd(t, h.one(t, "late"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
-	m := h.one(t, otelguard.MisuseSpanName)
-	if attrs(m)[otelguard.MisuseKindKey].AsString() != "add_after_close" {
+	m := h.one(t, attrkey.MisuseSpan)
+	if attrs(m)[attrkey.MisuseKind].AsString() != "add_after_close" {
 		t.Errorf("misuse %v", m.Attributes())
 	}
 }
@@ -181,7 +182,7 @@ func TestScopeCloseRunsWhereCalled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		var log orderLog
-		sc := h.tr.NewScope(context.Background(), "s")
+		sc := otelguard.NewScope(context.Background(), "s", otelguard.WithTracker(h.tr))
 		sc.Defer("conn", log.cleanup("conn", nil))
 		sc.Defer("slow", func(ctx context.Context) error { <-ctx.Done(); log.add("slow"); return ctx.Err() })
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -200,7 +201,7 @@ func TestScopeCloseRunsWhereCalled(t *testing.T) {
 		wantEnd(t, h.one(t, "s"), otelguard.OutcomeTimedOut, otelguard.TriggerClose)
 		wantEnd(t, h.one(t, "slow"), otelguard.OutcomeTimedOut, otelguard.TriggerScope)
 		a := wantEnd(t, h.one(t, "conn"), otelguard.OutcomeCleaned, otelguard.TriggerScope)
-		if !a[otelguard.CleanupDetachedKey].AsBool() {
+		if !a[attrkey.CleanupDetached].AsBool() {
 			t.Error("member closed after the deadline was not detached")
 		}
 	})
@@ -214,7 +215,7 @@ func TestScopeCloseRunsWhereCalled(t *testing.T) {
 func TestScopeMemberGoexitStillReleasesOlderMembers(t *testing.T) {
 	h := newHarness(t)
 	var log orderLog
-	sc := h.tr.NewScope(context.Background(), "s")
+	sc := otelguard.NewScope(context.Background(), "s", otelguard.WithTracker(h.tr))
 	sc.Defer("oldest", log.cleanup("oldest", nil))
 	r := otelguard.Acquire(context.Background(), "res", 0, func(context.Context, int) error { log.add("res"); return nil }, otelguard.WithTracker(h.tr))
 	sc.Add(r)
@@ -248,8 +249,8 @@ func TestScopeMemberGoexitStillReleasesOlderMembers(t *testing.T) {
 func TestNestedScope(t *testing.T) {
 	h := newHarness(t)
 	var log orderLog
-	outer := h.tr.NewScope(context.Background(), "outer")
-	inner := h.tr.NewScope(context.Background(), "inner")
+	outer := otelguard.NewScope(context.Background(), "outer", otelguard.WithTracker(h.tr))
+	inner := otelguard.NewScope(context.Background(), "inner", otelguard.WithTracker(h.tr))
 	inner.Defer("i", log.cleanup("i", nil))
 	outer.Add(inner)
 	outer.Defer("o", log.cleanup("o", nil))

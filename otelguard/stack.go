@@ -3,7 +3,6 @@ package otelguard
 import (
 	"hash/maphash"
 
-	"go.opentelemetry.io/otel/attribute"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,14 +17,7 @@ import (
 type stack struct {
 	hash uint64
 	pcs  []uintptr
-	site atomic.Pointer[[]attribute.KeyValue] // siteAttrs, once computed
-	text atomic.Pointer[stackText]            // the last rendering, shared by every report
-}
-
-// stackText is a rendered stack and the trim list it was rendered with.
-type stackText struct {
-	trim []string // the trim list it was rendered with
-	s    string
+	text atomic.Pointer[string] // the rendering, shared by every report
 }
 
 // inlineStackDepth frames are captured into a buffer on the goroutine's
@@ -187,36 +179,28 @@ func (s *stack) PCs() []uintptr {
 //	main.handler(...)
 //		/src/app/main.go:42 +0x1d
 //
-// with the first matching prefix of trim cut from each file path.
 // runtime.goexit and runtime.main, which a Go traceback hides, are left
 // out. The text is bounded by maxStackBytes and cached in the record: a
 // million lifetimes acquired at one site and reported at once share one
 // symbolization and one string.
-func (s *stack) format(trim []string) string {
+func (s *stack) format() string {
 	if s == nil || len(s.pcs) == 0 {
 		return ""
 	}
-	if t := s.text.Load(); t != nil && sameList(t.trim, trim) {
-		return t.s
+	if t := s.text.Load(); t != nil {
+		return *t
 	}
-	text := s.render(trim)
-	s.text.Store(&stackText{trim: trim, s: text})
+	text := s.render()
+	s.text.Store(&text)
 	return text
 }
 
-// sameList reports whether a and b are the same list (a Tracker's trim
-// list), not merely equal ones.
-func sameList(a, b []string) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-func (s *stack) render(trim []string) string {
+func (s *stack) render() string {
 	var b strings.Builder
 	frames := runtime.CallersFrames(s.pcs)
 	for {
 		f, more := frames.Next()
 		if f.Function != "runtime.goexit" && f.Function != "runtime.main" && f.Function != "" {
-			f.File = trimPath(f.File, trim)
 			line := formatFrame(f)
 			if b.Len()+len(line) > maxStackBytes {
 				b.WriteString("...additional frames elided...\n")
@@ -247,16 +231,6 @@ func formatFrame(f runtime.Frame) string {
 	return b.String()
 }
 
-func trimPath(file string, trim []string) string {
-	for _, p := range trim {
-		if strings.HasPrefix(file, p) {
-			return file[len(p):]
-		}
-	}
-	return file
-}
-
 // stackText is the lifetime's acquire stack as its Tracker renders it.
-func (l *lifetime) stackText() string { return l.stack.format(l.t.cfg.trim) }
+func (l *lifetime) stackText() string { return l.stack.format() }
 
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -74,5 +74,6 @@ const (
 	flClock                            // acquiredAt holds the acquire time (else the span's start time tells it)
 	flBubble                           // acquired inside a testing/synctest bubble
 	flDetect                           // the handle has a leak cleanup
-	flUntracked                        // acquired after Shutdown: no span, not registered
+	flUntracked                        // acquired after Shutdown: no span, not shown or reported
+	flNoReg                            // not registered: acquired after Shutdown with nothing to watch
 )

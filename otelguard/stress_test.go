@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -266,7 +268,7 @@ func (s *stress) guard(i int, mode int, paths ...stPath) {
 		return
 	}
 	//otelguard:handoff ended by the closures that race its paths below (paths is never empty), or kept alive
-	g := s.tr.NewGuard(context.Background(), l.name, func(context.Context) error { return l.release() }, s.opts(l, nil)...)
+	g := otelguard.NewGuard(context.Background(), l.name, func(context.Context) error { return l.release() }, append(s.opts(l, nil), otelguard.WithTracker(s.tr))...)
 	if paths[0] == pNone {
 		s.keepAlive(g)
 	}
@@ -296,7 +298,7 @@ func (s *stress) guard(i int, mode int, paths ...stPath) {
 //go:noinline
 func (s *stress) dropGuard(l *stLife) {
 	//otelguard:handoff dropped on purpose: the stress test's GC path
-	s.tr.NewGuard(context.Background(), l.name, func(context.Context) error { return l.release() }, s.opts(l, nil)...)
+	otelguard.NewGuard(context.Background(), l.name, func(context.Context) error { return l.release() }, append(s.opts(l, nil), otelguard.WithTracker(s.tr))...)
 }
 
 // scope makes a scope with three members (a Defer'd guard, a resource, and
@@ -313,7 +315,7 @@ func (s *stress) scope(i int, paths []stPath, memberPath stPath) {
 		return
 	}
 	//otelguard:handoff ended by the closures that race its paths below (paths is never empty)
-	sc := s.tr.NewScope(context.Background(), l.name, s.opts(l, nil)...)
+	sc := otelguard.NewScope(context.Background(), l.name, append(s.opts(l, nil), otelguard.WithTracker(s.tr))...)
 	sc.Add(stCounter{l})
 	r := otelguard.Acquire(context.Background(), rl.name, rl, stRelease, s.opts(rl, nil)...)
 	sc.Add(r)
@@ -344,7 +346,7 @@ func (s *stress) scope(i int, paths []stPath, memberPath stPath) {
 //go:noinline
 func (s *stress) dropScope(l, m, rl *stLife) {
 	//otelguard:handoff dropped on purpose: the stress test's GC path
-	sc := s.tr.NewScope(context.Background(), l.name, s.opts(l, nil)...)
+	sc := otelguard.NewScope(context.Background(), l.name, append(s.opts(l, nil), otelguard.WithTracker(s.tr))...)
 	sc.Add(stCounter{l})
 	sc.Add(otelguard.Acquire(context.Background(), rl.name, rl, stRelease, s.opts(rl, nil)...))
 	sc.Defer(m.name, func(context.Context) error { return m.release() })
@@ -523,7 +525,7 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 	spans := map[string][]sdktrace.ReadOnlySpan{}
 	misuse := 0
 	for _, sp := range h.rec.Ended() {
-		if sp.Name() == otelguard.MisuseSpanName {
+		if sp.Name() == attrkey.MisuseSpan {
 			misuse++
 			continue
 		}
@@ -543,12 +545,12 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 				t.Errorf("%s: id attribute %d", l.name, id.AsInt64())
 			}
 		}
-		o := otelguard.Outcome(a[otelguard.OutcomeKey].AsString())
-		tg := otelguard.Trigger(a[otelguard.TriggerKey].AsString())
+		o := otelguard.Outcome(a[attrkey.Outcome].AsString())
+		tg := otelguard.Trigger(a[attrkey.Trigger].AsString())
 		outcomes[string(o)+"/"+string(tg)]++
 		r := int(l.runs.Load())
 		runs += r
-		if err := l.check(o, tg, r, a[otelguard.LeakReleasedKey].AsBool()); err != nil {
+		if err := l.check(o, tg, r, a[attrkey.LeakReleased].AsBool()); err != nil {
 			t.Errorf("%s (%v, mode %d): %v", l.name, l.pathNames(), l.mode, err)
 		}
 		switch o {
@@ -700,7 +702,7 @@ func TestNoFalseLeaks(t *testing.T) {
 	}
 	tr := otelguard.New(otelguard.WithTracerProvider(noop.NewTracerProvider()),
 		otelguard.WithMeterProvider(metricnoop.NewMeterProvider()),
-		otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+		otelguard.WithStackDepth(-1))
 	start := time.Now()
 	ctx := context.Background()
 	rel := func(context.Context, int) error { return nil }
@@ -723,11 +725,11 @@ func TestNoFalseLeaks(t *testing.T) {
 				case 3:
 					_ = otelguard.Acquire(ctx, "detach", i, rel, otelguard.WithTracker(tr)).Detach()
 				case 4:
-					_ = tr.NewGuard(ctx, "run", nop).Run()
+					_ = otelguard.NewGuard(ctx, "run", nop, otelguard.WithTracker(tr)).Run()
 				case 5:
-					tr.NewGuard(ctx, "disarm", nop).Disarm()
+					otelguard.NewGuard(ctx, "disarm", nop, otelguard.WithTracker(tr)).Disarm()
 				case 6:
-					sc := tr.NewScope(ctx, "scope")
+					sc := otelguard.NewScope(ctx, "scope", otelguard.WithTracker(tr))
 					sc.Add(otelguard.Acquire(ctx, "scope.member", i, rel, otelguard.WithTracker(tr)))
 					sc.Defer("scope.defer", nop)
 					_ = sc.Close(ctx)
@@ -753,8 +755,8 @@ func TestNoFalseLeaks(t *testing.T) {
 	if err := tr.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := tr.LeakCount(); got != 0 {
-		t.Fatalf("%d false leaks over %d correctly ended lifetimes: %+v", got, n, tr.Leaks())
+	if got := bridge.LeakCount(tr); got != 0 {
+		t.Fatalf("%d false leaks over %d correctly ended lifetimes: %+v", got, n, bridge.Leaks(tr))
 	}
 	if live := tr.Live(); len(live) != 0 {
 		t.Fatalf("%d lifetimes still open", len(live))
@@ -765,7 +767,7 @@ func TestNoFalseLeaks(t *testing.T) {
 		leakResource(tr)
 	}
 	collectLeaks(t, tr, 100)
-	t.Logf("%d lifetimes closed in %v: 0 false leaks; control: %d of 100 dropped handles found", n, elapsed.Round(time.Millisecond), tr.LeakCount())
+	t.Logf("%d lifetimes closed in %v: 0 false leaks; control: %d of 100 dropped handles found", n, elapsed.Round(time.Millisecond), bridge.LeakCount(tr))
 }
 
 // Under GODEBUG=checkfinalizers=1 the runtime checks, at every collection,
@@ -784,7 +786,7 @@ func TestCheckFinalizersAcceptsHandlesHeldByOtherLifetimes(t *testing.T) {
 		rel := func(context.Context, int) error { return nil }
 		switch c {
 		case "scope":
-			sc := tr.NewScope(ctx, "s")
+			sc := otelguard.NewScope(ctx, "s", otelguard.WithTracker(tr))
 			sc.Add(otelguard.Acquire(ctx, "member", 0, rel, otelguard.WithTracker(tr)))
 			runtime.GC()
 			runtime.GC()

@@ -19,11 +19,11 @@ func TestEndedLifetimeTimersLetGo(t *testing.T) {
 	nop := func(context.Context, int) error { return nil }
 
 	r := Acquire(context.Background(), "closed", 0, nop, WithTracker(tr))
-	if r.l.x.held.Load() == nil {
+	if r.l.x.Load().held.Load() == nil {
 		t.Fatal("an open lifetime's hold timer has nothing to report")
 	}
 	_ = r.Close(context.Background())
-	if r.l.x.held.Load() != nil {
+	if r.l.x.Load().held.Load() != nil {
 		t.Error("a closed lifetime's hold timer still reaches it")
 	}
 
@@ -31,7 +31,7 @@ func TestEndedLifetimeTimersLetGo(t *testing.T) {
 	c := Acquire(ctx, "cancelled", 0, nop, WithTracker(tr), CloseOnCancel())
 	cancel()
 	if !letGo(c.l) {
-		t.Errorf("a cancelled lifetime's timers still reach it: hold %v, watch %v", c.l.x.held.Load() != nil, c.l.x.watch.Load() != nil)
+		t.Errorf("a cancelled lifetime's timers still reach it: hold %v, watch %v", c.l.x.Load().held.Load() != nil, c.l.x.Load().watch.Load() != nil)
 	}
 }
 
@@ -57,7 +57,7 @@ func TestTimersArmedAfterTheEndAreStopped(t *testing.T) {
 // it finished.
 func letGo(l *lifetime) bool {
 	deadline := time.Now().Add(5 * time.Second)
-	for l.x.held.Load() != nil || l.x.watch.Load() != nil {
+	for l.x.Load().held.Load() != nil || l.x.Load().watch.Load() != nil {
 		if time.Now().After(deadline) {
 			return false
 		}

@@ -2,9 +2,7 @@ package otelguard
 
 import (
 	"context"
-	"errors"
 	"reflect"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,11 +21,12 @@ import (
 // acquire and release paths take no lock shared by the whole Tracker and
 // never wait on an exporter.
 //
-// A Tracker with open lifetimes under leak detection stays alive until
-// they end or it is shut down, whether or not the program keeps a
-// reference to it: every leak of its lifetimes is reported and counted.
-// One with nothing open, never shut down and no longer referenced, is
-// garbage collected like any value.
+// A Tracker lives from New (for the zero Tracker, its first acquire)
+// until Shutdown, as a TracerProvider does, whether or not the program
+// keeps a reference to it: every leak of its lifetimes is found and
+// reported. After Shutdown it lives on only while lifetimes it watches
+// are open. A Tracker never shut down lives as long as the process: shut
+// down what you create.
 type Tracker struct {
 	cfg config
 
@@ -37,15 +36,13 @@ type Tracker struct {
 	leaks  leakBook
 	scan   leakScan
 	sites  siteCounts
-	logs   leakLog
+	logs   siteLimits
 
 	meterOnce sync.Once
 	meters    *meters
 
 	watches atomic.Int64  // registered lifetimes with a CloseOnCancel watch
-	late    lateWatches   // CloseOnCancel lifetimes acquired after Shutdown
-	id      atomic.Uint32 // see trackerID; 0 until its first lifetime with leak detection
-	pinned  atomic.Bool   // see pin
+	id      atomic.Uint32 // its number in the trackers table; 0 until enrolled
 	shut    atomic.Bool   // Shutdown was called
 }
 
@@ -68,6 +65,8 @@ func New(opts ...Option) *Tracker {
 		mp = otel.GetMeterProvider()
 	}
 	t.meters = newMeters(mp)
+	t.meterOnce.Do(func() {})
+	t.enroll()
 	return t
 }
 
@@ -87,7 +86,7 @@ func newTracerState(tp trace.TracerProvider) *tracerState {
 		s.noop = true
 	default:
 		s.tracer = tp.Tracer(ScopeName,
-			trace.WithInstrumentationVersion(Version),
+			trace.WithInstrumentationVersion(version),
 			trace.WithSchemaURL(semconv.SchemaURL))
 	}
 	return s
@@ -109,24 +108,42 @@ func (t *Tracker) tracerFor() *tracerState {
 	return n
 }
 
+// cleanupTimeout bounds a release on a detached context; 0 means none.
 func (t *Tracker) cleanupTimeout() time.Duration {
-	if t.cfg.cleanupTimeout <= 0 {
-		return DefaultCleanupTimeout
-	}
-	return t.cfg.cleanupTimeout
-}
-
-func (t *Tracker) stackDepth() int {
-	if t.cfg.leak < LeakDetectionStacks {
+	switch d := t.cfg.cleanupTimeout; {
+	case d == 0:
+		return defaultCleanupTimeout
+	case d < 0:
 		return 0
+	default:
+		return d
 	}
-	if !t.cfg.set {
-		return DefaultStackDepth // the zero Tracker
-	}
-	return t.cfg.stackDepth
 }
 
-func (t *Tracker) leakDetection() bool { return t.cfg.leak >= LeakDetectionOn }
+// detached is ctx without its cancellation, bounded by the cleanup
+// timeout: what a release gets when the context it was given is done
+// (a cancelled task cleaning up) or when nobody gave it one.
+func (t *Tracker) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithoutCancel(ctx)
+	if d := t.cleanupTimeout(); d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
+}
+
+// stackDepth is how many frames an acquire stack keeps; 0 means none.
+func (t *Tracker) stackDepth() int {
+	switch n := t.cfg.stackDepth; {
+	case n == 0:
+		return defaultStackDepth
+	case n < 0:
+		return 0
+	default:
+		return n
+	}
+}
+
+func (t *Tracker) leakDetection() bool { return t.cfg.leakSampling >= 0 }
 
 func mustTracker(t *Tracker, fn string) {
 	if t == nil {
@@ -139,18 +156,23 @@ func mustTracker(t *Tracker, fn string) {
 // releases running on the library's goroutines (CloseAsync, CloseAll,
 // CloseOnCancel, ReleaseOnLeak, stragglers that outlived their deadline)
 // and for pending leak reports. It returns by ctx's deadline: ctx's error
-// if that work outlasts ctx, else nil. It never waits for a Close running
-// on a caller's goroutine; such a lifetime, already being released, ends
-// with its own outcome.
+// if that work outlasts ctx, else nil. With very many lifetimes open, what
+// it has not reported when ctx is done is reported on a goroutine of the
+// library's own, which a later Flush waits for. It never waits for a Close
+// running on a caller's goroutine; such a lifetime, already being
+// released, ends with its own outcome.
 //
 // Shutdown is terminal, as an OpenTelemetry provider's is: a second call
 // returns nil at once and does nothing. It releases nothing: a lifetime it
 // reports can still be closed, and its release still runs then (recording
-// nothing more). Lifetimes acquired after it still work — their releases
-// run — but start no span and are not tracked (Live, leak detection,
-// metrics). Call it before shutting down the TracerProvider, so that the
-// spans it ends are exported. With a synchronous span processor it waits
-// on the exporter for each span it ends.
+// nothing more); if its handle is dropped instead, leak detection still
+// finds it (and ReleaseOnLeak still runs its release). Lifetimes acquired
+// after it still work — their releases run, and a ReleaseOnLeak release
+// still runs when its handle is dropped — but start no span and are not
+// tracked (Live, metrics). Call it before shutting down the
+// TracerProvider, so that the spans it ends are exported. With a
+// synchronous span processor it waits on the exporter for each span it
+// ends.
 func (t *Tracker) Shutdown(ctx context.Context) error {
 	mustTracker(t, "Shutdown")
 	if ctx == nil {
@@ -162,43 +184,52 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 	// In acquire order: lifetimes acquired together sit together in
 	// memory, and so do their spans; walking the registry shard by shard
 	// instead touches every 32nd one, a cache miss each.
-	for _, l := range t.reg.snapshot() {
+	ls := t.reg.snapshot()
+	for i, l := range ls {
+		if i%1024 == 1023 && ctx.Err() != nil {
+			rest := ls[i:]
+			t.flight.add()
+			go func() {
+				defer t.flight.done()
+				for _, l := range rest {
+					l.reportOpenAtShutdown()
+				}
+			}()
+			break
+		}
 		l.reportOpenAtShutdown()
 	}
 	err := t.wait(ctx)
 	t.flushLogs()
-	t.unpin()
+	t.retire()
 	return err
 }
 
 // reportOpenAtShutdown ends the span of a lifetime that nothing is
-// releasing as open_at_shutdown.
+// releasing as open_at_shutdown: a missed close.
 func (l *lifetime) reportOpenAtShutdown() {
+	if l.flags&flUntracked != 0 {
+		return
+	}
 	if _, ok := l.update(stReported, stReported|stClaimed); ok {
 		l.endSpan(OutcomeOpenAtShutdown, TriggerShutdown)
 	}
 }
 
 // wait waits for the library's own goroutines, bounded by ctx. A
-// CloseOnCancel release whose context is done counts even before
-// context.AfterFunc's goroutine has claimed it, so that cancel() followed
-// by Flush or Shutdown reliably sees the release; a release claimed by a
-// caller's Close does not count.
+// CloseOnCancel lifetime whose context is done but whose release nobody
+// has claimed yet (context.AfterFunc's goroutine is starting) is claimed
+// here and released on a goroutine of the library's, so that cancel()
+// followed by Flush or Shutdown reliably sees the release: whoever wins
+// the claim runs it. A release claimed by a caller's Close does not
+// count.
 func (t *Tracker) wait(ctx context.Context) error {
 	held := t.heldFlights(ctx)
-	if t.watches.Load() > 0 || t.late.n.Load() > 0 {
-		for _, l := range append(t.reg.all(), t.late.all()...) {
-			if l.flags&flCancelWatch == 0 || l.ctx.Err() == nil {
-				continue
-			}
-			// context.AfterFunc has started, or is starting, the
-			// goroutine that claims the release and counts it: a short
-			// window, bounded by ctx.
-			for l.state.Load()&stClaimed == 0 {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				runtime.Gosched()
+	if t.watches.Load() > 0 {
+		for _, l := range t.reg.all() {
+			if l.flags&flCancelWatch != 0 && l.ctx.Err() != nil && l.state.Load()&stClaimed == 0 {
+				t.flight.add() // before the claim: see onCancel
+				go l.cancelRelease()
 			}
 		}
 	}
@@ -206,216 +237,6 @@ func (t *Tracker) wait(ctx context.Context) error {
 		return nil
 	}
 	return ctx.Err()
-}
-
-// CloseAll releases every open lifetime, newest first, with trigger
-// shutdown, on a goroutine of the library's own, and returns by ctx's
-// deadline. Resources and scopes get ctx; a Guard gets its own context,
-// as Run would give it, bounded by ctx's deadline if ctx has one; a
-// release whose context is done when it starts runs detached, bounded by
-// the cleanup timeout. Lifetimes already being released elsewhere are
-// skipped.
-//
-// If ctx is done before every release has returned, CloseAll gives up:
-// each lifetime it took on and has not finished ends timed_out (failed if
-// ctx was cancelled) at once, and the releases go on in order in the
-// background (Flush and Shutdown wait for them; their errors go to
-// otel.Handle), while CloseAll returns. Then, as Shutdown, it waits for
-// the releases on the library's goroutines, bounded by ctx.
-//
-// It returns every release's error joined with errors.Join, and ctx's
-// error if it gave up. A release's panic does not propagate: it is
-// reported through otel.Handle and returned as a *PanicError. CloseAll is
-// not terminal: it may be called more than once and concurrently; each
-// lifetime is released once.
-func (t *Tracker) CloseAll(ctx context.Context) error {
-	mustTracker(t, "CloseAll")
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ls := t.reg.snapshot()
-	j := &closeAllJob{ctx: ctx, done: &event{}}
-	for i := len(ls) - 1; i >= 0; i-- {
-		if ls[i].claimByLibrary() {
-			j.ls = append(j.ls, ls[i])
-		}
-	}
-	var errs []error
-	if len(j.ls) > 0 {
-		t.flight.add()
-		go j.run(t)
-		for !j.done.isFired() {
-			if !j.done.wait(ctx.Done(), false, nil) {
-				j.giveUp()
-				break
-			}
-		}
-		errs = j.takeErrs()
-	}
-	if err := t.wait(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// lateWatches holds the CloseOnCancel lifetimes acquired after Shutdown:
-// untracked, yet released on a goroutine of the library's that Flush
-// waits for.
-type lateWatches struct {
-	n  atomic.Int64
-	mu sync.Mutex
-	m  map[*lifetime]struct{}
-}
-
-func (w *lateWatches) add(l *lifetime) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.m == nil {
-		w.m = make(map[*lifetime]struct{})
-	}
-	w.m[l] = struct{}{}
-	w.n.Store(int64(len(w.m)))
-}
-
-func (w *lateWatches) remove(l *lifetime) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.m, l)
-	w.n.Store(int64(len(w.m)))
-}
-
-func (w *lateWatches) all() []*lifetime {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]*lifetime, 0, len(w.m))
-	for l := range w.m {
-		out = append(out, l)
-	}
-	return out
-}
-
-// closeAllJob is one CloseAll's releases, run in order on a goroutine of
-// the library's own.
-type closeAllJob struct {
-	ctx  context.Context
-	ls   []*lifetime // newest first
-	done *event      // fired when every release has returned
-
-	mu      sync.Mutex
-	next    int       // the release running or about to; guarded by mu
-	started time.Time // when release next started; zero before; guarded by mu
-	errs    []error
-	gaveUp  bool
-}
-
-func (j *closeAllJob) run(t *Tracker) {
-	defer t.flight.done()
-	defer j.done.fire()
-	j.runRest()
-}
-
-// runRest releases the lifetimes from next on. If a release calls
-// runtime.Goexit, the deferred call goes on with the rest while the Goexit
-// unwinds.
-func (j *closeAllJob) runRest() {
-	returned := false
-	defer func() {
-		if !returned {
-			j.record(errGoexit(j.ls[j.current()]))
-			j.advance()
-			j.runRest()
-		}
-	}()
-	for i := j.current(); i < len(j.ls); i = j.advance() {
-		j.release(j.ls[i])
-	}
-	returned = true
-}
-
-// release runs one lifetime's release. A Guard's cleanup gets the guard's
-// own context, as Run would give it, bounded by CloseAll's deadline.
-func (j *closeAllJob) release(l *lifetime) {
-	j.mu.Lock()
-	j.started = time.Now()
-	j.mu.Unlock()
-	ctx := j.ctx
-	if l.kind == kGuard && l.flags&flMember == 0 {
-		ctx = l.ctx
-		if d, ok := j.ctx.Deadline(); ok && l.ctx.Err() == nil {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(l.ctx, d)
-			defer cancel()
-		}
-	}
-	trig := TriggerShutdown
-	if l.state.Load()&stLeaked != 0 {
-		// Leaked inside a testing/synctest bubble: this is the release
-		// ReleaseOnLeak could not run from outside it (see reportLeak).
-		// Its handle is garbage; ReleaseTrigger says so.
-		trig = TriggerGC
-	}
-	res := release{l: l, trig: trig, flights: 1}.run(ctx)
-	if err := reportPanic(l, res); err != nil {
-		j.record(err)
-	}
-}
-
-func (j *closeAllJob) current() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.next
-}
-
-func (j *closeAllJob) advance() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.next++
-	j.started = time.Time{}
-	return j.next
-}
-
-// record keeps a release's error for CloseAll to return, or, once CloseAll
-// has given up, hands it to otel.Handle.
-func (j *closeAllJob) record(err error) {
-	j.mu.Lock()
-	if !j.gaveUp {
-		j.errs = append(j.errs, err)
-		j.mu.Unlock()
-		return
-	}
-	j.mu.Unlock()
-	var pe *PanicError
-	if !errors.As(err, &pe) { // a panic was handed to otel.Handle already
-		otel.Handle(err)
-	}
-}
-
-// giveUp ends the span of every lifetime the job has not finished: the
-// releases go on in the background.
-func (j *closeAllJob) giveUp() {
-	j.mu.Lock()
-	j.gaveUp = true
-	rest := j.ls[min(j.next, len(j.ls)):]
-	ran := time.Duration(-1)
-	if !j.started.IsZero() {
-		ran = time.Since(j.started)
-	}
-	j.errs = append(j.errs, j.ctx.Err())
-	j.mu.Unlock()
-	for i, l := range rest {
-		if !l.finished() {
-			l.abandon(j.ctx.Err(), TriggerShutdown, ran)
-		}
-		if i == 0 {
-			ran = -1 // the others had not started
-		}
-	}
-}
-
-func (j *closeAllJob) takeErrs() []error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.errs
 }
 
 // Flush waits until the work on the Tracker's own goroutines is done: the

@@ -4,6 +4,6 @@ package otelguard
 // otelguard obtains from a provider. It is this package's import path.
 const ScopeName = "github.com/otelguard/otelguard-go/otelguard"
 
-// Version is the version of otelguard. It is reported as the
+// version is the version of otelguard. It is reported as the
 // instrumentation scope version.
-const Version = "0.1.0"
+const version = "0.1.0"

@@ -52,6 +52,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/internal/pgtest"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -239,5 +240,5 @@ func (s *server) handleGC(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	fmt.Fprintln(w, s.tracker.LeakCount())
+	fmt.Fprintln(w, bridge.LeakCount(s.tracker))
 }

@@ -26,7 +26,7 @@ import (
 // whatever was written reaches w, however the function ends.
 func writeReport(ctx context.Context, tracker *otelguard.Tracker, f *os.File, lines []string, panicAt int) {
 	w := bufio.NewWriter(f)
-	flush := tracker.NewGuard(ctx, "report.flush", func(context.Context) error { return w.Flush() })
+	flush := otelguard.NewGuard(ctx, "report.flush", func(context.Context) error { return w.Flush() }, otelguard.WithTracker(tracker))
 	defer flush.Run()
 	for i, line := range lines {
 		if i == panicAt {
@@ -66,7 +66,7 @@ func main() {
 	fmt.Printf("file holds the partial writes:\n%s", data)
 	for _, s := range rec.Ended() {
 		for _, kv := range s.Attributes() {
-			if kv.Key == otelguard.OutcomeKey || kv.Key == otelguard.TriggerKey {
+			if kv.Key == "otelguard.outcome" || kv.Key == "otelguard.trigger" {
 				fmt.Printf("%s %s=%s\n", s.Name(), kv.Key, kv.Value.AsString())
 			}
 		}

@@ -39,9 +39,9 @@ func TestFlushGuardKeepsPartialWritesOnPanic(t *testing.T) {
 	var outcome, trigger string
 	for _, kv := range spans[0].Attributes() {
 		switch kv.Key {
-		case otelguard.OutcomeKey:
+		case "otelguard.outcome":
 			outcome = kv.Value.AsString()
-		case otelguard.TriggerKey:
+		case "otelguard.trigger":
 			trigger = kv.Value.AsString()
 		}
 	}

@@ -66,8 +66,9 @@ func run(w io.Writer) error {
 	handleReport(rctx)
 	span.End()
 
-	for i := 0; i < 100 && tracker.LeakCount() == 0; i++ {
+	for i := 0; i < 100 && len(tracker.Live()) > 0; i++ {
 		runtime.GC() // a service collects on its own; the example cannot wait
+		_ = tracker.Flush(ctx)
 	}
 	if err := tracker.Flush(ctx); err != nil {
 		return err

@@ -54,8 +54,8 @@ func wantOutlived(n int) map[[2]string]int {
 // its neighbours'.
 func detail(name string, a map[attribute.Key]string) string {
 	switch {
-	case a[otelguard.OutcomeKey] == string(otelguard.OutcomeLeaked):
-		return "released=" + a[otelguard.LeakReleasedKey]
+	case a["otelguard.outcome"] == string(otelguard.OutcomeLeaked):
+		return "released=" + a["otelguard.leak.released"]
 	case name == "db.tx":
 		return "result=" + a["otelguard.db.tx.result"]
 	case name == "db.rows":
@@ -107,17 +107,17 @@ func TestSelftestTellsEveryStory(t *testing.T) {
 	outlived := map[[2]string]int{}
 	for _, s := range rec.Ended() {
 		a := attrs(s.Attributes())
-		if a[otelguard.KindKey] == "" {
+		if a["otelguard.kind"] == "" {
 			continue // not a lifetime
 		}
 		route, ok := route(s)
 		if !ok {
-			t.Errorf("%s %s: parent %s is not under a request span", s.Name(), a[otelguard.OutcomeKey], s.Parent().SpanID())
+			t.Errorf("%s %s: parent %s is not under a request span", s.Name(), a["otelguard.outcome"], s.Parent().SpanID())
 		}
-		count[story{route, s.Name(), a[otelguard.OutcomeKey], a[otelguard.TriggerKey], detail(s.Name(), a)}]++
+		count[story{route, s.Name(), a["otelguard.outcome"], a["otelguard.trigger"], detail(s.Name(), a)}]++
 
 		for _, ev := range s.Events() {
-			if ev.Name != otelguard.EventOutlivedRequest {
+			if ev.Name != "otelguard.request.outlived" {
 				continue
 			}
 			outlived[[2]string{route, s.Name()}]++
@@ -125,14 +125,14 @@ func TestSelftestTellsEveryStory(t *testing.T) {
 				t.Errorf("%s under %s: %s event with %v, want http.route=%s and http.request.method=GET", s.Name(), route, ev.Name, ea, route)
 			}
 		}
-		if a[otelguard.OutcomeKey] == string(otelguard.OutcomeLeaked) {
-			if st := a[otelguard.StacktraceKey]; !strings.Contains(st, stacks[route]) {
+		if a["otelguard.outcome"] == string(otelguard.OutcomeLeaked) {
+			if st := a["code.stacktrace"]; !strings.Contains(st, stacks[route]) {
 				t.Errorf("leaked %s under %s: code.stacktrace does not name %s:\n%s", s.Name(), route, stacks[route], st)
 			}
 		}
 		if s.Name() == "report.archive" {
 			for _, kv := range s.Attributes() {
-				if kv.Key == otelguard.CleanupDurationKey && kv.Value.AsFloat64() < float64(archiveTime.Milliseconds()) {
+				if kv.Key == "otelguard.cleanup.duration_ms" && kv.Value.AsFloat64() < float64(archiveTime.Milliseconds()) {
 					t.Errorf("report.archive: cleanup took %vms, want at least %v", kv.Value.AsFloat64(), archiveTime)
 				}
 			}
@@ -148,11 +148,11 @@ func TestSelftestTellsEveryStory(t *testing.T) {
 	}
 	for want, wantN := range wantOutlived(n) {
 		if got := outlived[want]; got != wantN {
-			t.Errorf("%v: %d %s events, want %d", want, got, otelguard.EventOutlivedRequest, wantN)
+			t.Errorf("%v: %d %s events, want %d", want, got, "otelguard.request.outlived", wantN)
 		}
 	}
 	if len(outlived) != len(wantOutlived(n)) {
-		t.Errorf("%s events on %v, want only on %v", otelguard.EventOutlivedRequest, outlived, wantOutlived(n))
+		t.Errorf("%s events on %v, want only on %v", "otelguard.request.outlived", outlived, wantOutlived(n))
 	}
 	if t.Failed() {
 		t.Logf("lifetimes seen: %v", count)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/otelguard/otelguard-go/exporters/leaklog"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -48,7 +49,7 @@ func ExampleNew() {
 	}, otelguard.WithTracker(tracker))
 	_ = flush.Close(ctx) // failed
 
-	lock := tracker.NewGuard(ctx, "worker.lock", func(context.Context) error { return nil })
+	lock := otelguard.NewGuard(ctx, "worker.lock", func(context.Context) error { return nil }, otelguard.WithTracker(tracker))
 	_ = tracker.Shutdown(ctx) // worker.lock is still held: open_at_shutdown
 	_ = tp.Shutdown(ctx)      // exports the batch
 	_ = lock.Run()
@@ -65,7 +66,7 @@ func ExampleNew_json() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(leaklog.New(logger)))
 	tracker := otelguard.New(otelguard.WithTracerProvider(tp))
 	openReport(tracker) // drops the handle
-	for i := 0; i < 100 && tracker.LeakCount() == 0; i++ {
+	for i := 0; i < 100 && bridge.LeakCount(tracker) == 0; i++ {
 		runtime.GC()
 	}
 	_ = tracker.Flush(context.Background())

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/internal/lifetimeattr"
 	"github.com/otelguard/otelguard-go/internal/stacklog"
 	"github.com/otelguard/otelguard-go/otelguard"
@@ -90,19 +91,19 @@ func record(s sdktrace.ReadOnlySpan) (slog.Record, bool) {
 	r := slog.NewRecord(s.EndTime(), slog.LevelWarn, MessagePrefix+string(f.Outcome), 0)
 	attrs := make([]slog.Attr, 0, 7)
 	attrs = append(attrs,
-		slog.String(string(otelguard.NameKey), s.Name()),
-		slog.String(string(otelguard.KindKey), string(f.Kind)),
-		slog.String(string(otelguard.OutcomeKey), string(f.Outcome)),
-		slog.String(string(otelguard.TriggerKey), string(f.Trigger)),
+		slog.String(string(attrkey.Name), s.Name()),
+		slog.String(string(attrkey.Kind), string(f.Kind)),
+		slog.String(string(attrkey.Outcome), string(f.Outcome)),
+		slog.String(string(attrkey.Trigger), string(f.Trigger)),
 	)
 	if f.ErrorType != "" {
-		attrs = append(attrs, slog.String(string(otelguard.ErrorTypeKey), f.ErrorType))
+		attrs = append(attrs, slog.String(string(attrkey.ErrorType), f.ErrorType))
 	}
 	if f.LeakReleased {
-		attrs = append(attrs, slog.Bool(string(otelguard.LeakReleasedKey), true))
+		attrs = append(attrs, slog.Bool(string(attrkey.LeakReleased), true))
 	}
 	if f.Stack != "" {
-		attrs = append(attrs, stacklog.Attr(string(otelguard.StacktraceKey), f.Stack))
+		attrs = append(attrs, stacklog.Attr(string(attrkey.Stacktrace), f.Stack))
 	}
 	r.AddAttrs(attrs...)
 	return r, true

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/exporters/leaklog"
+	"github.com/otelguard/otelguard-go/internal/attrkey"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -95,12 +97,12 @@ func leakBuffer(tr *otelguard.Tracker) {
 
 func waitLeaks(t *testing.T, tr *otelguard.Tracker, want int64) {
 	t.Helper()
-	for i := 0; i < 200 && tr.LeakCount() < want; i++ {
+	for i := 0; i < 200 && bridge.LeakCount(tr) < want; i++ {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
 	}
-	if err := tr.Flush(context.Background()); err != nil || tr.LeakCount() != want {
-		t.Fatalf("leaks %d, want %d (%v)", tr.LeakCount(), want, err)
+	if err := tr.Flush(context.Background()); err != nil || bridge.LeakCount(tr) != want {
+		t.Fatalf("leaks %d, want %d (%v)", bridge.LeakCount(tr), want, err)
 	}
 }
 
@@ -114,7 +116,7 @@ func TestEveryBadOutcomeIsOneWarning(t *testing.T) {
 	_ = ok.Close(ctx)
 	//otelguard:handoff misuse on purpose: a misuse record, not a lifetime, must not be logged
 	_ = ok.Value() // misuse record: not a lifetime
-	tr.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil }).Disarm()
+	otelguard.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil }, otelguard.WithTracker(tr)).Disarm()
 	_, plain := tp.Tracer("app").Start(ctx, "app.span")
 	plain.End()
 
@@ -129,7 +131,7 @@ func TestEveryBadOutcomeIsOneWarning(t *testing.T) {
 	close(unblock)
 	leakBuffer(tr)
 	waitLeaks(t, tr, 1)
-	held := tr.NewGuard(ctx, "worker.lock", func(context.Context) error { return nil })
+	held := otelguard.NewGuard(ctx, "worker.lock", func(context.Context) error { return nil }, otelguard.WithTracker(tr))
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +206,7 @@ func TestLeakReleasedIsLogged(t *testing.T) {
 func TestWithBatcher(t *testing.T) {
 	h := &capture{}
 	tp, tr := setup(t, h, false)
-	g := tr.NewGuard(context.Background(), "lock", func(context.Context) error { return nil })
+	g := otelguard.NewGuard(context.Background(), "lock", func(context.Context) error { return nil }, otelguard.WithTracker(tr))
 	_ = tr.Shutdown(context.Background())
 	_ = g.Run()
 	if err := tp.Shutdown(context.Background()); err != nil { // flushes the batch
@@ -220,12 +222,12 @@ func stubs() []sdktrace.ReadOnlySpan {
 	end := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	return tracetest.SpanStubs{
 		{Name: "a", EndTime: end, Attributes: []attribute.KeyValue{
-			otelguard.KindKey.String("resource"), otelguard.OutcomeKey.String("failed"),
-			otelguard.TriggerKey.String("close"), otelguard.ErrorTypeKey.String("io.EOF")}},
+			attrkey.Kind.String("resource"), attrkey.Outcome.String("failed"),
+			attrkey.Trigger.String("close"), attrkey.ErrorType.String("io.EOF")}},
 		{Name: "b", EndTime: end, Attributes: []attribute.KeyValue{
-			otelguard.KindKey.String("guard"), otelguard.OutcomeKey.String("cleaned")}},
+			attrkey.Kind.String("guard"), attrkey.Outcome.String("cleaned")}},
 		{Name: "c", EndTime: end, Attributes: []attribute.KeyValue{
-			otelguard.KindKey.String("guard"), otelguard.OutcomeKey.String("timed_out")}},
+			attrkey.Kind.String("guard"), attrkey.Outcome.String("timed_out")}},
 	}.Snapshots()
 }
 

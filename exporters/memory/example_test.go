@@ -22,7 +22,7 @@ func ExampleNew() {
 		otelguard.WithTracker(tracker))
 	_ = conn.Close(ctx)
 
-	rollback := tracker.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil })
+	rollback := otelguard.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil }, otelguard.WithTracker(tracker))
 	rollback.Disarm() // committed
 
 	for _, l := range exp.Lifetimes() {

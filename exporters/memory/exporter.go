@@ -91,7 +91,7 @@ func (e *Exporter) lifetimes(keep func(Lifetime) bool) []Lifetime {
 }
 
 // Misuses returns the recorded misuse records (spans named
-// otelguard.MisuseSpanName), in the order they were exported.
+// attrkey.MisuseSpan), in the order they were exported.
 func (e *Exporter) Misuses() []Misuse {
 	var out []Misuse
 	for _, s := range e.mem.GetSpans() {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/internal/lifetimeattr"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -133,7 +134,7 @@ func firstFrame(stack string) (Frame, bool) {
 }
 
 // A Misuse is one misuse record: a short span named
-// otelguard.MisuseSpanName, linked to the misused lifetime's span, that
+// attrkey.MisuseSpan, linked to the misused lifetime's span, that
 // otelguard records the first time a lifetime is misused (Value after
 // Close, Add on a closed Scope, ...).
 type Misuse struct {
@@ -153,18 +154,18 @@ type Misuse struct {
 
 // misuseFrom decodes s; ok is false if s is not a misuse record.
 func misuseFrom(s tracetest.SpanStub) (m Misuse, ok bool) {
-	if s.Name != otelguard.MisuseSpanName {
+	if s.Name != attrkey.MisuseSpan {
 		return Misuse{}, false
 	}
 	for _, kv := range s.Attributes {
 		switch kv.Key {
-		case otelguard.KindKey:
+		case attrkey.Kind:
 			return Misuse{}, false // a lifetime that happens to bear the name
-		case otelguard.NameKey:
+		case attrkey.Name:
 			m.Lifetime = kv.Value.AsString()
-		case otelguard.MisuseKindKey:
+		case attrkey.MisuseKind:
 			m.Kind = kv.Value.AsString()
-		case otelguard.StacktraceKey:
+		case attrkey.Stacktrace:
 			m.Stack = kv.Value.AsString()
 		}
 	}

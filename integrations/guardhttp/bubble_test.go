@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 )
 
@@ -82,10 +83,10 @@ func TestInABubble(t *testing.T) {
 		}
 		var exceeded bool
 		for _, ev := range held.Span.Events {
-			exceeded = exceeded || ev.Name == otelguard.EventHoldExceeded
+			exceeded = exceeded || ev.Name == attrkey.EventHoldExceeded
 		}
 		if !exceeded {
-			t.Errorf("held 2s of fake time past a 1s threshold, no %s event", otelguard.EventHoldExceeded)
+			t.Errorf("held 2s of fake time past a 1s threshold, no %s event", attrkey.EventHoldExceeded)
 		}
 
 		dropBody(t, client)

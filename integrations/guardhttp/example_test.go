@@ -13,6 +13,7 @@ import (
 
 	"github.com/otelguard/otelguard-go/exporters/memory"
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -148,11 +149,11 @@ func ExampleWithoutReleaseOnLeak() {
 
 	// Leak detection runs when the garbage collector finds the dropped
 	// response.
-	for i := 0; i < 200 && tracker.LeakCount() == 0; i++ {
+	for i := 0; i < 200 && bridge.LeakCount(tracker) == 0; i++ {
 		runtime.GC()
 	}
 	_ = tracker.Flush(context.Background())
-	for _, l := range tracker.Leaks() {
+	for _, l := range bridge.Leaks(tracker) {
 		caller, _, _ := strings.Cut(l.Stack, "\n")
 		fmt.Println("leaked:", l.Name, "released:", l.Released, "acquired at:", caller)
 	}

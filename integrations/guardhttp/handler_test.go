@@ -15,6 +15,7 @@ import (
 
 	"github.com/otelguard/otelguard-go/exporters/memory"
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 	"go.opentelemetry.io/otel/attribute"
@@ -104,10 +105,10 @@ func TestHandlerReportsWhatOutlivesTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := outlivedCounts(rm)
-	want := attribute.NewSet(otelguard.KindKey.String("resource"), otelguard.NameKey.String("items.cursor"),
+	want := attribute.NewSet(attrkey.Kind.String("resource"), attrkey.Name.String("items.cursor"),
 		semconv.HTTPRequestMethodGet, semconv.HTTPRoute("/items/{id}"))
 	if n := counts[want]; n != 1 || len(counts) != 1 {
-		t.Errorf("%s = %v, want 1 for %v and nothing else", otelguard.MetricOutlivedRequest, counts, want.Encoded(attribute.DefaultEncoder()))
+		t.Errorf("%s = %v, want 1 for %v and nothing else", attrkey.MetricOutlivedRequest, counts, want.Encoded(attribute.DefaultEncoder()))
 	}
 	log := logs.String()
 	for _, s := range []string{`level=WARN msg="otelguard: lifetime outlived its request"`, "otelguard.name=items.cursor",
@@ -151,7 +152,7 @@ func outlivedCounts(rm metricdata.ResourceMetrics) map[attribute.Set]int64 {
 	out := map[attribute.Set]int64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != otelguard.MetricOutlivedRequest {
+			if m.Name != attrkey.MetricOutlivedRequest {
 				continue
 			}
 			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
@@ -166,7 +167,7 @@ func outlivedCounts(rm metricdata.ResourceMetrics) map[attribute.Set]int64 {
 // otelguard.request.outlived event, or nil.
 func outlivedEvent(l memory.Lifetime) map[attribute.Key]attribute.Value {
 	for _, e := range l.Span.Events {
-		if e.Name == otelguard.EventOutlivedRequest {
+		if e.Name == attrkey.EventOutlived {
 			return attrs(e.Attributes)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
 	"github.com/otelguard/otelguard-go/integrations/guardhttp/internal/wraptest"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -170,7 +171,7 @@ func TestDroppedBodyIsLeakedAndItsConnectionFreed(t *testing.T) {
 	if v := attrs(l.Span.Attributes)[guardhttp.DrainedKey]; !v.AsBool() {
 		t.Errorf("%s = false: the release did not read the rest of the body", guardhttp.DrainedKey)
 	}
-	if recs := tr.Leaks(); len(recs) != 1 || !recs[0].Released {
+	if recs := bridge.Leaks(tr.Tracker); len(recs) != 1 || !recs[0].Released {
 		t.Errorf("Tracker.Leaks = %+v, want one released", recs)
 	}
 	if !getReused(t, context.Background(), client, srv.URL) {
@@ -361,7 +362,7 @@ func TestAcquireStackStartsAtTheCaller(t *testing.T) {
 			if len(live) != 1 {
 				t.Fatalf("%d lifetimes open, want 1", len(live))
 			}
-			stack := live[0].Stack()
+			stack := live[0].Stack
 			if got := firstFunction(stack); got != c.first {
 				t.Errorf("acquire stack starts at %s, want %s:\n%s", got, c.first, stack)
 			}
@@ -428,7 +429,7 @@ func TestRedirectChainBodiesEndCleaned(t *testing.T) {
 	if got := strings.Join(statuses, ","); got != "302,302,302,200" {
 		t.Errorf("lifetimes' statuses %s, want 302,302,302,200", got)
 	}
-	if n := rec.Tracker.LeakCount(); n != 0 {
+	if n := bridge.LeakCount(rec.Tracker); n != 0 {
 		t.Errorf("%d leaks", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 	"modernc.org/sqlite"
@@ -138,7 +139,7 @@ func TestStmt(t *testing.T) {
 		stmts++
 		wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerClose)
 		for _, ev := range l.Span.Events {
-			if ev.Name == otelguard.EventHoldExceeded {
+			if ev.Name == attrkey.EventHoldExceeded {
 				t.Errorf("a db.stmt has a hold threshold event: statements are meant to live long")
 			}
 		}

@@ -168,7 +168,7 @@ func ExampleWithHoldThreshold() {
 		time.Sleep(time.Millisecond)
 	}
 	for _, l := range tr.Live() {
-		first, _, _ := strings.Cut(l.Stack(), "(")
+		first, _, _ := strings.Cut(l.Stack, "(")
 		fmt.Println(l.Name, "held, acquired at", first)
 	}
 	fmt.Println(strings.Contains(log.String(), `msg="otelguard: lifetime held too long" otelguard.name=db.tx`))

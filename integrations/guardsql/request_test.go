@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 	"go.opentelemetry.io/otel/attribute"
@@ -34,10 +35,10 @@ func TestRowsOutliveRequest(t *testing.T) {
 	wantAttr(t, l, string(guardsql.ClosedByKey), guardsql.ClosedByContext)
 	var outlived bool
 	for _, ev := range l.Span.Events {
-		outlived = outlived || ev.Name == otelguard.EventOutlivedRequest
+		outlived = outlived || ev.Name == attrkey.EventOutlived
 	}
 	if !outlived {
-		t.Errorf("no %s event", otelguard.EventOutlivedRequest)
+		t.Errorf("no %s event", attrkey.EventOutlived)
 	}
 }
 

@@ -234,8 +234,8 @@ func TestStmtRowsAreHeldByDatabaseSQL(t *testing.T) {
 	for _, l := range rec.tr.Live() {
 		if l.Name == guardsql.SpanRows {
 			found = true
-			if want := fmt.Sprintf("guardsql_test.leakStmtQuery(...)\n\t%s:%d", thisFile(), at); !strings.HasPrefix(l.Stack(), "github.com/otelguard/otelguard-go/integrations/"+want) {
-				t.Errorf("live db.rows stack starts\n%s\nwant it to start at leakStmtQuery, line %d", l.Stack(), at)
+			if want := fmt.Sprintf("guardsql_test.leakStmtQuery(...)\n\t%s:%d", thisFile(), at); !strings.HasPrefix(l.Stack, "github.com/otelguard/otelguard-go/integrations/"+want) {
+				t.Errorf("live db.rows stack starts\n%s\nwant it to start at leakStmtQuery, line %d", l.Stack, at)
 			}
 		}
 	}
@@ -305,10 +305,10 @@ func TestCallerSkipPackages(t *testing.T) {
 			if len(live) != 1 || live[0].Name != guardsql.SpanRows {
 				t.Fatalf("live: %v, want one db.rows", live)
 			}
-			if stack := live[0].Stack(); !strings.HasPrefix(stack, tc.first+"\n") {
+			if stack := live[0].Stack; !strings.HasPrefix(stack, tc.first+"\n") {
 				t.Errorf("db.rows stack starts\n%s\nwant %s", stack, tc.first)
 			}
-			if stack := live[0].Stack(); !strings.Contains(stack, "guardsql_test.queryThroughLibrary(...)") {
+			if stack := live[0].Stack; !strings.Contains(stack, "guardsql_test.queryThroughLibrary(...)") {
 				t.Errorf("db.rows stack lacks the library's caller:\n%s", stack)
 			}
 		})

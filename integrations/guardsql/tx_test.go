@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/debug"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
@@ -127,8 +128,8 @@ func TestForgottenTx(t *testing.T) {
 	if len(live) != 1 || live[0].Name != guardsql.SpanTx {
 		t.Fatalf("Live: %+v, want one db.tx", live)
 	}
-	if !strings.Contains(live[0].Stack(), site) || !strings.HasPrefix(live[0].Stack(), "github.com/otelguard/otelguard-go/integrations/"+site) {
-		t.Errorf("Live stack does not start at %s:\n%s", site, live[0].Stack())
+	if !strings.Contains(live[0].Stack, site) || !strings.HasPrefix(live[0].Stack, "github.com/otelguard/otelguard-go/integrations/"+site) {
+		t.Errorf("Live stack does not start at %s:\n%s", site, live[0].Stack)
 	}
 
 	// The live view, as a person would read it.
@@ -147,10 +148,10 @@ func TestForgottenTx(t *testing.T) {
 	wantSite(t, l, "forgetTx", at)
 	var held bool
 	for _, ev := range l.Span.Events {
-		held = held || ev.Name == otelguard.EventHoldExceeded
+		held = held || ev.Name == attrkey.EventHoldExceeded
 	}
 	if !held {
-		t.Errorf("no %s event on the span", otelguard.EventHoldExceeded)
+		t.Errorf("no %s event on the span", attrkey.EventHoldExceeded)
 	}
 }
 

@@ -6,6 +6,7 @@ package lifetimeattr
 import (
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/attrkey"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
 )
@@ -27,22 +28,22 @@ type Fields struct {
 func Decode(attrs []attribute.KeyValue) (f Fields, ok bool) {
 	for _, kv := range attrs {
 		switch kv.Key {
-		case otelguard.KindKey:
+		case attrkey.Kind:
 			f.Kind = otelguard.Kind(kv.Value.AsString())
 			ok = true
-		case otelguard.OutcomeKey:
+		case attrkey.Outcome:
 			f.Outcome = otelguard.Outcome(kv.Value.AsString())
-		case otelguard.TriggerKey:
+		case attrkey.Trigger:
 			f.Trigger = otelguard.Trigger(kv.Value.AsString())
-		case otelguard.CleanupDurationKey:
+		case attrkey.CleanupDuration:
 			f.CleanupDuration = time.Duration(kv.Value.AsFloat64() * float64(time.Millisecond))
-		case otelguard.CleanupDetachedKey:
+		case attrkey.CleanupDetached:
 			f.Detached = kv.Value.AsBool()
-		case otelguard.LeakReleasedKey:
+		case attrkey.LeakReleased:
 			f.LeakReleased = kv.Value.AsBool()
-		case otelguard.StacktraceKey:
+		case attrkey.Stacktrace:
 			f.Stack = kv.Value.AsString()
-		case otelguard.ErrorTypeKey:
+		case attrkey.ErrorType:
 			f.ErrorType = kv.Value.AsString()
 		}
 	}

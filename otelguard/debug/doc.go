@@ -55,7 +55,7 @@
 // program's executable text (read from /proc/self/maps where there is one),
 // so pprof needs neither the binary nor a symbol server. When the Tracker
 // captures no stacks (otelguard.LeakDetectionOn or LeakDetectionOff, or
-// otelguard.WithStackDepth(0)) every sample has one synthetic location,
+// otelguard.WithStackDepth(-1)) every sample has one synthetic location,
 // the function "otelguard: no acquire stack".
 //
 // # Package name

@@ -41,7 +41,7 @@ func ExampleWriteText() {
 	tr := otelguard.New(otelguard.WithTracerProvider(noop.NewTracerProvider()))
 	ctx := context.Background()
 	conns := dial(tr, 2)
-	g := tr.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil })
+	g := otelguard.NewGuard(ctx, "tx.rollback", func(context.Context) error { return nil }, otelguard.WithTracker(tr))
 
 	var b strings.Builder
 	if err := debug.WriteText(&b, tr); err != nil {

@@ -58,7 +58,7 @@ func noopCleanup(context.Context) error { return nil }
 // guardInline is small enough to be inlined into its caller: its
 // lifetime's first frame is an inlined one.
 func guardInline(tr *otelguard.Tracker) *otelguard.Guard {
-	return tr.NewGuard(context.Background(), "inl.guard", noopCleanup)
+	return otelguard.NewGuard(context.Background(), "inl.guard", noopCleanup, otelguard.WithTracker(tr))
 }
 
 // openSlow acquires a resource whose release blocks until unblock is

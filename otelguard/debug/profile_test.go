@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/debug"
 )
@@ -171,7 +172,7 @@ func TestWriteProfileStacks(t *testing.T) {
 		t.Fatalf("%d lifetimes, %d samples", len(live), len(p.Sample))
 	}
 	for _, l := range live {
-		want := framesOf(l.PCs())
+		want := framesOf(bridge.LivePCs(l))
 		s := sampleAt(t, p, want[0])
 		if got := functions(s); !slices.Equal(got, want) {
 			t.Errorf("%s: profile lines\n%q\nwant the frames\n%q", l.Name, got, want)
@@ -179,7 +180,7 @@ func TestWriteProfileStacks(t *testing.T) {
 	}
 
 	s := sampleAt(t, p, thisPkg+"guardInline")
-	first, _ := runtime.CallersFrames(live[0].PCs()).Next()
+	first, _ := runtime.CallersFrames(bridge.LivePCs(live[0])).Next()
 	if first.Func != nil {
 		t.Skip("guardInline was not inlined in this build")
 	}
@@ -265,10 +266,10 @@ func TestWriteProfileStates(t *testing.T) {
 }
 
 func TestWriteProfileWithoutStacks(t *testing.T) {
-	tr := newTracker(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+	tr := newTracker(t, otelguard.WithStackDepth(-1))
 	conns := openConns(tr, 2)
 	defer closeAll(t, conns...)
-	g := tr.NewGuard(context.Background(), "tx", noopCleanup)
+	g := otelguard.NewGuard(context.Background(), "tx", noopCleanup, otelguard.WithTracker(tr))
 	//otelguard:handoff the guard only puts a lifetime in the live view; its cleanup is not meant to run
 	defer g.Disarm()
 	p := readProfile(t, tr)

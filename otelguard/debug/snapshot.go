@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 )
 
@@ -82,7 +83,7 @@ func snapshot(t *otelguard.Tracker, withStacks bool) *view {
 		}
 		e := entry{live: l, stack: -1, age: age, state: stateOf(l)}
 		if withStacks {
-			if scratch = l.AppendPCs(scratch[:0]); len(scratch) > 0 {
+			if scratch = append(scratch[:0], bridge.LivePCs(*l)...); len(scratch) > 0 {
 				key = pcBytes(key[:0], scratch)
 				idx, ok := index[string(key)] // no allocation for the lookup
 				if !ok {
@@ -147,13 +148,13 @@ func (s *symbolizer) expand(pc uintptr) []runtime.Frame {
 // site is the acquire site of a non-empty stack: its first frame, the
 // code that acquired the lifetime, as "function file:line", the file name
 // cut by trim.
-func (s *symbolizer) site(pcs []uintptr, trim func(string) string) string {
+func (s *symbolizer) site(pcs []uintptr) string {
 	fs := s.expand(pcs[0])
 	if len(fs) == 0 || fs[0].Function == "" {
 		return "0x" + strconv.FormatUint(uint64(pcs[0]), 16)
 	}
 	f := fs[0]
-	return f.Function + " " + trim(f.File) + ":" + strconv.Itoa(f.Line)
+	return f.Function + " " + f.File + ":" + strconv.Itoa(f.Line)
 }
 
 // stackOf returns the acquire stack of e, nil if none was captured.

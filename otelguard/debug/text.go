@@ -35,8 +35,7 @@ const noStackSite = "(no acquire stack)"
 // open. Lifetimes of a Tracker that captures no stacks share the site
 // "(no acquire stack)". Ages are measured at one instant, after the
 // lifetimes are read; a median of an even count is the older of the two
-// middle ages. File names are trimmed as the Tracker's
-// otelguard.WithTrimPaths says, as in every stack it renders.
+// middle ages.
 //
 // WriteText returns the error of the one Write it makes to w.
 func WriteText(w io.Writer, t *otelguard.Tracker) error {
@@ -62,8 +61,7 @@ func WriteText(w io.Writer, t *otelguard.Tracker) error {
 //	main.main(...)
 //		/src/app/main.go:17 +0x25
 //
-// The stack is LiveLifetime.Stack, so file names are trimmed as the
-// Tracker's otelguard.WithTrimPaths says; a Tracker that captures no
+// The stack is LiveLifetime.Stack; a Tracker that captures no
 // stacks gives the line "(no acquire stack)". The state is the State the
 // profile labels the lifetime with.
 //
@@ -85,7 +83,7 @@ func WriteLifetimes(w io.Writer, t *otelguard.Tracker) error {
 		b.WriteString(", acquired ")
 		b.WriteString(e.live.AcquiredAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 		b.WriteString("]:\n")
-		if s := e.live.Stack(); s != "" {
+		if s := e.live.Stack; s != "" {
 			b.WriteString(s)
 		} else {
 			b.WriteString(noStackSite + "\n")
@@ -186,13 +184,9 @@ type nameCount struct {
 // site order.
 func groupBySite(v *view, sym *symbolizer) []*siteGroup {
 	bySite := make(map[string]*siteGroup)
-	trim := func(file string) string { return file }
-	if len(v.entries) > 0 {
-		trim = v.entries[0].live.TrimPath // one Tracker: one trim list
-	}
 	sites := make([]string, len(v.stacks)) // by stack index
 	for i, pcs := range v.stacks {
-		sites[i] = sym.site(pcs, trim)
+		sites[i] = sym.site(pcs)
 	}
 	var groups []*siteGroup
 	for i := range v.entries {

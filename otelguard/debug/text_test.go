@@ -20,8 +20,8 @@ func TestWriteTextGroupsBySite(t *testing.T) {
 	a := openNamed(tr, "cache.a")
 	b := openNamed(tr, "cache.b")
 	a2 := openNamed(tr, "cache.a")
-	g := tr.NewGuard(context.Background(), "tx.rollback", noopCleanup)
-	s := tr.NewScope(context.Background(), "job")
+	g := otelguard.NewGuard(context.Background(), "tx.rollback", noopCleanup, otelguard.WithTracker(tr))
+	s := otelguard.NewScope(context.Background(), "job", otelguard.WithTracker(tr))
 	closed := openConns(tr, 1) // same site as conns, closed before the view
 	closeAll(t, closed...)
 
@@ -165,9 +165,9 @@ func TestWriteTextStates(t *testing.T) {
 
 func TestWriteTextWithoutStacks(t *testing.T) {
 	for _, opt := range []otelguard.Option{
-		otelguard.WithLeakDetection(otelguard.LeakDetectionOn),
-		otelguard.WithLeakDetection(otelguard.LeakDetectionOff),
-		otelguard.WithStackDepth(0),
+		otelguard.WithStackDepth(-1),
+		otelguard.WithLeakSampling(-1),
+		otelguard.WithStackDepth(-1),
 	} {
 		tr := newTracker(t, opt)
 		conns := openConns(tr, 2)
@@ -183,9 +183,9 @@ func TestWriteTextWithoutStacks(t *testing.T) {
 }
 
 func TestWriteLifetimes(t *testing.T) {
-	tr := newTracker(t, otelguard.WithTrimPaths())
+	tr := newTracker(t)
 	conns := openConns(tr, 1)
-	g := tr.NewGuard(context.Background(), "tx.rollback", noopCleanup)
+	g := otelguard.NewGuard(context.Background(), "tx.rollback", noopCleanup, otelguard.WithTracker(tr))
 	//otelguard:handoff the guard only puts a lifetime in the live view; its cleanup is not meant to run
 	defer g.Disarm()
 
@@ -200,30 +200,13 @@ func TestWriteLifetimes(t *testing.T) {
 		t.Fatalf("want totals and 2 lifetimes, got %d blocks:\n%s", len(blocks), text)
 	}
 	head := regexp.MustCompile(`^resource "db.conn" \[open, age \S+, acquired \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\]:\n` +
-		regexp.QuoteMeta(thisPkg+"openConns(...)") + "\n\thelpers_test.go:\\d+ \\+0x[0-9a-f]+\n")
+		regexp.QuoteMeta(thisPkg+"openConns(...)") + "\n\t\\S*/helpers_test.go:\\d+ \\+0x[0-9a-f]+\n")
 	if !head.MatchString(blocks[1]) {
-		t.Errorf("first lifetime (oldest first, stack trimmed by WithTrimPaths):\n%s", blocks[1])
+		t.Errorf("first lifetime (oldest first):\n%s", blocks[1])
 	}
 	if !strings.HasPrefix(blocks[2], `guard "tx.rollback" [open, age `) ||
 		!strings.Contains(blocks[2], thisPkg+"TestWriteLifetimes(...)\n") {
 		t.Errorf("second lifetime:\n%s", blocks[2])
-	}
-	closeAll(t, conns...)
-}
-
-// The text view names acquire sites with file names trimmed as the
-// Tracker's WithTrimPaths says, as the profile and the spans do. (It
-// printed the build path before.)
-func TestWriteTextTrimsPaths(t *testing.T) {
-	tr := newTracker(t, otelguard.WithTrimPaths())
-	conns := openConns(tr, 1)
-	var buf strings.Builder
-	if err := debug.WriteText(&buf, tr); err != nil {
-		t.Fatal(err)
-	}
-	site := regexp.MustCompile(`(?m)^1 @ ` + regexp.QuoteMeta(thisPkg+"openConns") + ` helpers_test\.go:\d+$`)
-	if !site.MatchString(buf.String()) {
-		t.Fatalf("the site is not trimmed:\n%s", buf.String())
 	}
 	closeAll(t, conns...)
 }

@@ -61,7 +61,7 @@ func ExampleNewTracker() {
 func ExampleFind() {
 	tracker := otelguard.New()
 	openReport(tracker)
-	held := tracker.NewGuard(context.Background(), "worker.lock", func(context.Context) error { return nil })
+	held := otelguard.NewGuard(context.Background(), "worker.lock", func(context.Context) error { return nil }, otelguard.WithTracker(tracker))
 
 	err := otelguardtest.Find(tracker, otelguardtest.MaxRetries(3))
 	for _, line := range strings.Split(err.Error(), "\n") {
@@ -85,7 +85,7 @@ func ExampleVerifyNone() {
 
 	func() {
 		defer otelguardtest.VerifyNone(t, tracker)
-		g := tracker.NewGuard(context.Background(), "tx.rollback", func(context.Context) error { return nil })
+		g := otelguard.NewGuard(context.Background(), "tx.rollback", func(context.Context) error { return nil }, otelguard.WithTracker(tracker))
 		defer g.Run()
 	}()
 	fmt.Println("clean: no failure")

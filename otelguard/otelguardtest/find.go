@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 )
 
@@ -25,7 +26,7 @@ type TestingT interface {
 type helper interface{ Helper() }
 
 // flushTimeout bounds Find's last wait for the Tracker's own goroutines.
-const flushTimeout = otelguard.DefaultCleanupTimeout
+const flushTimeout = 10 * time.Second
 
 // Find looks for lifetimes of tr that were not released: the ones leak
 // detection found leaked (Tracker.Leaks) and the ones still open
@@ -74,24 +75,25 @@ func Find(tr *otelguard.Tracker, options ...Option) error {
 		time.Sleep(backoff(i))
 	}
 
-	// Read Live first: a lifetime that leaks from now on is then in Leaks
-	// too (and listed once, see below) rather than in neither.
+	// Read Live first: a lifetime that leaks from now on is then among
+	// the missed closes too (and listed once, see below) rather than in
+	// neither.
 	live := tr.Live()
-	var leaks []otelguard.LeakRecord
-	var total int64 // leaks found in all, as of leaks
+	var missed []bridge.Missed
+	var total int64 // missed closes recorded in all, as of missed
 	var flushErr error
 	for range 3 {
-		n := tr.LeakCount()
+		_, _, n := bridge.MissedOf(tr)
 		flushErr = flush(tr, flushTimeout)
-		leaks = tr.Leaks()
-		// Every leak recorded before n was read had its report in flight
-		// during the flush: its span has ended. If none was recorded
-		// since, that is every leak in leaks.
-		if total = tr.LeakCount(); flushErr != nil || total == n {
+		missed, _, total = bridge.MissedOf(tr)
+		// Every missed close recorded before n was read had its report in
+		// flight during the flush: its span has ended. If none was
+		// recorded since, that is every one in missed.
+		if flushErr != nil || total == n {
 			break
 		}
 	}
-	return o.report(live, leaks, total, flushErr)
+	return o.report(live, missed, total, flushErr)
 }
 
 // flush waits for the Tracker's own goroutines, up to d.
@@ -114,26 +116,28 @@ func (o *opts) anyOpen(live []otelguard.LiveLifetime) bool {
 
 // unreleased is one entry of Find's report.
 type unreleased struct {
-	kind    otelguard.Kind
-	name    string
-	state   string
-	stack   string
-	touches []otelguard.AccessRecord
+	kind  otelguard.Kind
+	name  string
+	state string
+	stack string
 }
 
-func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecord, total int64, flushErr error) error {
+func (o *opts) report(live []otelguard.LiveLifetime, missed []bridge.Missed, total int64, flushErr error) error {
 	var found []unreleased
-	leaked := make(map[uint64]bool, len(leaks))
-	for _, l := range leaks {
+	leaked := make(map[uint64]bool, len(missed))
+	for _, l := range missed {
 		if o.ignored(l.Name, l.AcquiredAt) {
 			continue
 		}
 		leaked[l.ID] = true
-		state := string(otelguard.OutcomeLeaked)
-		if l.Released {
+		state := l.What
+		switch {
+		case l.Released:
 			state += " (released by ReleaseOnLeak)"
+		case l.Description != "":
+			state += " (" + l.Description + ")"
 		}
-		found = append(found, unreleased{l.Kind, l.Name, state, l.Stack, l.Touches})
+		found = append(found, unreleased{otelguard.Kind(l.Kind), l.Name, state, l.Stack})
 	}
 	for _, l := range live {
 		// A lifetime that leaks while it waits for CloseOnCancel is
@@ -148,7 +152,7 @@ func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecor
 		case l.Reported:
 			state += " (reported open_at_shutdown, never released)"
 		}
-		found = append(found, unreleased{l.Kind, l.Name, state, l.Stack(), l.Touches()})
+		found = append(found, unreleased{l.Kind, l.Name, state, l.Stack})
 	}
 	if len(found) == 0 && flushErr == nil {
 		return nil
@@ -173,13 +177,9 @@ func (o *opts) report(live []otelguard.LiveLifetime, leaks []otelguard.LeakRecor
 				b.WriteByte('\n')
 			}
 		}
-		for i := len(u.touches) - 1; i >= 0; i-- { // newest first, as a reader looks for it
-			a := u.touches[i]
-			fmt.Fprintf(&b, "last touched at %s\n\t%s:%d (%s)\n", a.Function, a.File, a.Line, a.Hint)
-		}
 	}
-	if total > int64(len(leaks)) {
-		fmt.Fprintf(&b, "\n(the Tracker found %d leaks in all and keeps the most recent %d)\n", total, len(leaks))
+	if total > int64(len(missed)) {
+		fmt.Fprintf(&b, "\n(the Tracker recorded %d missed closes in all and keeps the most recent %d)\n", total, len(missed))
 	}
 	if flushErr != nil {
 		if b.Len() > 0 {

@@ -53,10 +53,10 @@ func TestFindIsNilWhenEverythingWasReleased(t *testing.T) {
 	tr, _ := newTracker(t)
 	for range 100 {
 		openAndClose(tr)
-		g := tr.NewGuard(context.Background(), "g", nop)
+		g := otelguard.NewGuard(context.Background(), "g", nop, otelguard.WithTracker(tr))
 		_ = g.Run()
 	}
-	s := tr.NewScope(context.Background(), "s")
+	s := otelguard.NewScope(context.Background(), "s", otelguard.WithTracker(tr))
 	s.Defer("member", nop)
 	_ = s.Close(context.Background())
 	start := time.Now()
@@ -76,7 +76,7 @@ func TestFindIsNilWhenEverythingWasReleased(t *testing.T) {
 func TestFindReportsLeakedAndOpen(t *testing.T) {
 	tr, _ := newTracker(t)
 	openAndForget(tr)
-	held := tr.NewGuard(context.Background(), "worker.lock", nop) // reachable until the end
+	held := otelguard.NewGuard(context.Background(), "worker.lock", nop, otelguard.WithTracker(tr)) // reachable until the end
 	err := otelguardtest.Find(tr, otelguardtest.MaxRetries(3))
 	if err == nil {
 		t.Fatal("Find found nothing")
@@ -154,7 +154,7 @@ func TestFindReportsAReleaseStillRunning(t *testing.T) {
 
 func TestFindReportsLifetimesReportedAtShutdownButNeverReleased(t *testing.T) {
 	tr, _ := newTracker(t)
-	g := tr.NewGuard(context.Background(), "lock", nop)
+	g := otelguard.NewGuard(context.Background(), "lock", nop, otelguard.WithTracker(tr))
 	_ = tr.Shutdown(context.Background())
 	err := otelguardtest.Find(tr, otelguardtest.MaxRetries(0))
 	if err == nil || !strings.Contains(err.Error(), `guard "lock": open (reported open_at_shutdown, never released)`) {
@@ -164,7 +164,7 @@ func TestFindReportsLifetimesReportedAtShutdownButNeverReleased(t *testing.T) {
 }
 
 func TestFindWithoutStacks(t *testing.T) {
-	tr, _ := newTracker(t, otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+	tr, _ := newTracker(t, otelguard.WithStackDepth(-1))
 	openAndForget(tr)
 	err := otelguardtest.Find(tr)
 	if err == nil || !strings.Contains(err.Error(), `resource "db.conn": leaked_without_close (no acquire stack: the Tracker captures none)`) {
@@ -216,7 +216,7 @@ func TestFindSaysWhenReleaseOnLeakRan(t *testing.T) {
 func TestIgnoreName(t *testing.T) {
 	tr, _ := newTracker(t)
 	openAndForget(tr)
-	pool := tr.NewGuard(context.Background(), "pool", nop)
+	pool := otelguard.NewGuard(context.Background(), "pool", nop, otelguard.WithTracker(tr))
 	if err := otelguardtest.Find(tr, otelguardtest.IgnoreName("db.conn"), otelguardtest.IgnoreName("pool")); err != nil {
 		t.Fatalf("Find with both names ignored: %v", err)
 	}
@@ -230,7 +230,7 @@ func TestIgnoreName(t *testing.T) {
 func TestIgnoreCurrent(t *testing.T) {
 	tr, _ := newTracker(t)
 	openAndForget(tr)
-	old := tr.NewGuard(context.Background(), "old", nop)
+	old := otelguard.NewGuard(context.Background(), "old", nop, otelguard.WithTracker(tr))
 	if err := otelguardtest.Find(tr, otelguardtest.MaxRetries(1)); err == nil {
 		t.Fatal("no baseline: Find found nothing")
 	}
@@ -248,7 +248,7 @@ func TestIgnoreCurrent(t *testing.T) {
 
 func TestMaxRetriesBoundsTheWait(t *testing.T) {
 	tr, _ := newTracker(t)
-	g := tr.NewGuard(context.Background(), "held", nop)
+	g := otelguard.NewGuard(context.Background(), "held", nop, otelguard.WithTracker(tr))
 	start := time.Now()
 	err := otelguardtest.Find(tr, otelguardtest.MaxRetries(-1)) // taken as 0
 	if err == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/exporters/memory"
+	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -144,11 +145,11 @@ func strayOnDefault(test string, start time.Time) error {
 	flush(d, 100*time.Millisecond)
 	var found []string
 	for _, l := range d.Live() {
-		if !l.AcquiredAt.Before(start) && stackNames(l.Stack(), test) {
-			found = append(found, fmt.Sprintf("%s %q: open, acquired at:\n%s", l.Kind, l.Name, l.Stack()))
+		if !l.AcquiredAt.Before(start) && stackNames(l.Stack, test) {
+			found = append(found, fmt.Sprintf("%s %q: open, acquired at:\n%s", l.Kind, l.Name, l.Stack))
 		}
 	}
-	for _, l := range d.Leaks() {
+	for _, l := range bridge.Leaks(d) {
 		if !l.AcquiredAt.Before(start) && stackNames(l.Stack, test) {
 			found = append(found, fmt.Sprintf("%s %q: leaked_without_close, acquired at:\n%s", l.Kind, l.Name, l.Stack))
 		}

@@ -48,7 +48,7 @@ func TestNewTrackerFailsALeakingTest(t *testing.T) {
 func TestNewTrackerFailsATestThatLeavesALifetimeOpen(t *testing.T) {
 	ft := &fakeT{}
 	rec := otelguardtest.NewTracker(ft)
-	g := rec.Tracker.NewGuard(context.Background(), "worker.lock", nop)
+	g := otelguard.NewGuard(context.Background(), "worker.lock", nop, otelguard.WithTracker(rec.Tracker))
 	ft.finish() // g is still reachable: open
 	errs := ft.errors()
 	if len(errs) != 1 || !strings.Contains(errs[0], `guard "worker.lock": open, acquired at:`) {
@@ -69,7 +69,7 @@ func TestNewTrackerAppliesCallerOptionsLast(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(other))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	ft := &fakeT{}
-	rec := otelguardtest.NewTracker(ft, otelguard.WithTracerProvider(tp), otelguard.WithLeakDetection(otelguard.LeakDetectionOn))
+	rec := otelguardtest.NewTracker(ft, otelguard.WithTracerProvider(tp), otelguard.WithStackDepth(-1))
 	openAndClose(rec.Tracker)
 	openAndForget(rec.Tracker)
 	ft.finish()
@@ -90,7 +90,7 @@ func TestNewTrackerRecordsUnderTheTestsSpans(t *testing.T) {
 	ft := &fakeT{}
 	rec := otelguardtest.NewTracker(ft)
 	ctx, parent := rec.TracerProvider.Tracer("test").Start(context.Background(), "request")
-	g := rec.Tracker.NewGuard(ctx, "g", nop)
+	g := otelguard.NewGuard(ctx, "g", nop, otelguard.WithTracker(rec.Tracker))
 	_ = g.Run()
 	parent.End()
 	ft.finish()

@@ -62,7 +62,7 @@ func TestHelperParallel(t *testing.T) {
 		t.Parallel()
 		rec := otelguardtest.NewTracker(t)
 		openAndClose(rec.Tracker)
-		g := rec.Tracker.NewGuard(context.Background(), "g", nop)
+		g := otelguard.NewGuard(context.Background(), "g", nop, otelguard.WithTracker(rec.Tracker))
 		defer g.Run()
 		both.Done()
 		both.Wait()

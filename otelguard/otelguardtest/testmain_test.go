@@ -28,7 +28,7 @@ func stubExit(t *testing.T) (code *int, stderr *bytes.Buffer) {
 //go:noinline
 func forget(tr *otelguard.Tracker) {
 	//otelguard:handoff leaked on purpose: the test wants the GC's leaked_without_close report
-	tr.NewGuard(context.Background(), "forgotten", func(context.Context) error { return nil })
+	otelguard.NewGuard(context.Background(), "forgotten", func(context.Context) error { return nil }, otelguard.WithTracker(tr))
 }
 
 func TestVerifyTestMainExitsWithTheTestsCode(t *testing.T) {

@@ -1,7 +1,15 @@
 package otelguard
 
+// The wait machinery, in one place: an event (a one-shot signal that may
+// cross a testing/synctest bubble's edge), the Tracker's count of work on
+// its own goroutines (which Flush, Shutdown and CloseAll wait for), and the
+// wait of a Close that found a release in flight.
+
 import (
+	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -158,4 +166,113 @@ func receive(ch, done <-chan struct{}) bool {
 	case <-done:
 		return false
 	}
+}
+
+// inflight counts work running on goroutines of the library's own (async
+// releases, stragglers that outlived their deadline, leak reports) so that
+// Shutdown, CloseAll and Flush can wait for it. The count is an atomic; the
+// mutex is taken only when the count falls to a level somebody waits for.
+//
+// A wait names a threshold: the number of slots its own goroutine chain
+// holds (a release that calls Flush waits for everything but itself).
+//
+// Work started from the runtime's cleanup goroutine (leak reports and
+// ReleaseOnLeak releases) runs outside every testing/synctest bubble; it
+// is also counted in outside, so that a wait inside a bubble knows to wait
+// for real work, not fake time (see event).
+type inflight struct {
+	n       atomic.Int64
+	outside atomic.Int64
+	mark    atomic.Int64 // done wakes waiters once n is at or below mark
+	mu      sync.Mutex
+	wake    *event // fired to wake waiters; nil when nobody waits
+}
+
+func (f *inflight) add() { f.n.Add(1) }
+
+func (f *inflight) done() {
+	if f.n.Add(-1) <= f.mark.Load() {
+		f.fire()
+	}
+}
+
+// addOutside and doneOutside count work that runs outside every bubble.
+// Its start and end wake waiters too, so that a wait in a bubble can
+// choose again how to wait.
+func (f *inflight) addOutside() {
+	f.outside.Add(1)
+	f.n.Add(1)
+}
+
+func (f *inflight) doneOutside() {
+	f.outside.Add(-1)
+	f.n.Add(-1)
+	f.fire()
+}
+
+func (f *inflight) fire() {
+	f.mu.Lock()
+	w := f.wake
+	f.wake = nil
+	f.mu.Unlock()
+	if w != nil {
+		w.fire()
+	}
+}
+
+// wait blocks until the count is at most threshold or done is closed. It
+// reports whether the count got there.
+func (f *inflight) wait(done <-chan struct{}, threshold int64) bool {
+	for {
+		f.mu.Lock()
+		if threshold > f.mark.Load() {
+			f.mark.Store(threshold)
+		}
+		if f.n.Load() <= threshold {
+			f.mu.Unlock()
+			return true
+		}
+		if f.wake == nil {
+			f.wake = &event{}
+		}
+		w := f.wake
+		f.mu.Unlock()
+		outside := f.outside.Load() > 0
+		recheck := func() bool { return f.n.Load() <= threshold || (f.outside.Load() > 0) != outside }
+		if !w.wait(done, outside, recheck) {
+			return f.n.Load() <= threshold
+		}
+	}
+}
+
+// finished reports whether the release has returned (or will never run).
+func (l *lifetime) finished() bool { return l.waiters.Load() == finishedSentinel }
+
+// waitFinished is what a Close that lost the claim does: it waits for an
+// in-flight release, bounded by ctx, and returns ErrClosed.
+func (l *lifetime) waitFinished(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if l.finished() || l.reentrant(ctx) {
+		// Finished, or called from inside the release in flight, which
+		// would be waiting for itself.
+		return ErrClosed
+	}
+	for {
+		ev := l.waiters.Load()
+		if ev == finishedSentinel {
+			return ErrClosed
+		}
+		if ev == nil {
+			ev = &event{}
+			if !l.waiters.CompareAndSwap(nil, ev) {
+				continue
+			}
+		}
+		if !ev.wait(ctx.Done(), false, nil) {
+			break
+		}
+	}
+	return fmt.Errorf("%w; gave up waiting for the release in flight: %w", ErrClosed, ctx.Err())
 }

@@ -1,0 +1,186 @@
+package otelguard
+
+import (
+	"hash/maphash"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Per-call-site tables. Two kinds, each bounded, each keeping its promise
+// past its bound:
+//
+//   - siteCounts, leak sampling's counters (WithLeakSampling): "the first
+//     16 acquisitions of every call site are watched". 4096 sites are
+//     counted apart at once; a new site past that takes the slot of one
+//     counted before, whose count starts again at zero if it comes back.
+//     So a site is never watched less than promised — only, past the
+//     bound, more (a returning site's first 16 again).
+//   - siteLimits, the per-site rate limits of the leak log and of findings
+//     (WithLeakLogInterval): "one record per call site per interval, the
+//     rest counted into a summary". 4096 sites are limited apart at once;
+//     a site past that takes the slot of one quiet for an interval, or,
+//     when none is, shares a slot: its records are folded into that
+//     slot's summary (counted in otelguard.repeats, the summary naming
+//     the latest). Nothing is dropped and the output stays bounded.
+
+const (
+	siteWays    = 8
+	siteBuckets = 512 // siteBuckets × siteWays = 4096 sites apart at once
+)
+
+var siteSeed = maphash.MakeSeed()
+
+// firstWatched is how many acquisitions of each call site are watched
+// before sampling starts: a site that leaks every time is found at once.
+const firstWatched = 16
+
+// siteKey tells a call site for sampling: its lifetimes' kind and name,
+// and the code of their release function. A function literal is code of
+// its own at each place it is written, so a cleanup or release written at
+// the call site makes the site one of its own; a named function or
+// method, and Track's Close, are shared by every site that names them,
+// which then share a counter if they also share the name. Telling call
+// sites apart exactly would take a walk of the stack on every acquire
+// (about 150ns here), which is what sampling is there to save.
+type siteKey struct {
+	name string
+	kind kind
+	code uintptr
+}
+
+func (k siteKey) hash() uint64 {
+	return maphash.String(siteSeed, k.name) ^ (uint64(k.code)*0x9e3779b97f4a7c15 + uint64(k.kind))
+}
+
+type siteCounter struct {
+	key siteKey
+	n   atomic.Uint64
+}
+
+// siteCounts is read without a lock: a slot, once filled, is replaced
+// whole (a new counter), never changed, so an increment lands on the
+// counter of the site that looked it up.
+type siteCounts struct {
+	tab atomic.Pointer[[siteBuckets * siteWays]atomic.Pointer[siteCounter]]
+	mu  sync.Mutex // fills and replaces slots
+	// hand is the next way to replace in each bucket; guarded by mu.
+	hand [siteBuckets]uint8
+}
+
+// counter returns k's counter, making one if k has none.
+func (s *siteCounts) counter(k siteKey) *siteCounter {
+	tab := s.tab.Load()
+	b := int(k.hash()%siteBuckets) * siteWays
+	if tab != nil {
+		for i := range siteWays {
+			if c := tab[b+i].Load(); c != nil && c.key == k {
+				return c
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tab = s.tab.Load(); tab == nil {
+		tab = new([siteBuckets * siteWays]atomic.Pointer[siteCounter])
+		s.tab.Store(tab)
+	}
+	for i := range siteWays {
+		c := tab[b+i].Load()
+		if c == nil {
+			c = &siteCounter{key: k}
+			tab[b+i].Store(c)
+			return c
+		}
+		if c.key == k {
+			return c
+		}
+	}
+	c := &siteCounter{key: k}
+	h := &s.hand[b/siteWays]
+	tab[b+int(*h)].Store(c) // the bucket is full: replace the oldest filled
+	*h = (*h + 1) % siteWays
+	return c
+}
+
+// watched reports whether a lifetime acquired at the site (name, k, fn)
+// gets leak detection: always without sampling, else the first
+// firstWatched of its site and one in n after. fn is the release or
+// cleanup function (a func value: pointer-shaped, so passing it as an any
+// allocates nothing), nil for a Scope.
+func (t *Tracker) watched(name string, k kind, fn any) bool {
+	n := uint64(t.cfg.leakSampling)
+	if n <= 1 {
+		return true
+	}
+	var code uintptr
+	if fn != nil {
+		code = reflect.ValueOf(fn).Pointer()
+	}
+	i := t.sites.counter(siteKey{name, k, code}).n.Add(1) - 1
+	return i < firstWatched || (i-firstWatched)%n == n-1
+}
+
+// siteLimits rate-limits records per call site: see the top of this file.
+// It is used off the hot path (a leak, a finding), under one mutex.
+type siteLimits struct {
+	mu   sync.Mutex
+	tab  *[siteBuckets * siteWays]siteLimit // made on first use
+	hand [siteBuckets]uint8                 // the next way to share, per bucket
+}
+
+// siteLimit is one slot: a site's window and what was folded into it.
+type siteLimit struct {
+	key    uint64 // 0: free
+	since  time.Time
+	folded int
+	l      *lifetime // the latest folded, for the summary's fields
+	what   string
+	timer  *time.Timer
+}
+
+// slot returns the slot for key, under s.mu: key's own, a free one, one
+// quiet for an interval (taken over), or, when the bucket has none of
+// those, one shared by hash.
+func (s *siteLimits) slot(key uint64, now time.Time, interval time.Duration) *siteLimit {
+	if key == 0 {
+		key = 1
+	}
+	if s.tab == nil {
+		s.tab = new([siteBuckets * siteWays]siteLimit)
+	}
+	b := int(key%siteBuckets) * siteWays
+	var free, quiet *siteLimit
+	for i := range siteWays {
+		sl := &s.tab[b+i]
+		switch {
+		case sl.key == key:
+			return sl
+		case sl.key == 0 && free == nil:
+			free = sl
+		case sl.key != 0 && quiet == nil && sl.folded == 0 && sl.timer == nil && now.Sub(sl.since) >= interval:
+			quiet = sl
+		}
+	}
+	if free == nil {
+		free = quiet
+	}
+	if free != nil {
+		*free = siteLimit{key: key}
+		return free
+	}
+	h := &s.hand[b/siteWays]
+	sl := &s.tab[b+int(*h)]
+	*h = (*h + 1) % siteWays
+	return sl // shared: key folds into another site's window
+}
+
+// siteHash is the rate-limit key of a lifetime's call site: its acquire
+// stack, or without one its name and kind.
+func (l *lifetime) siteHash() uint64 {
+	if l.stack != nil {
+		return l.stack.hash
+	}
+	return siteKey{name: l.name, kind: l.kind}.hash()
+}
