@@ -3,9 +3,8 @@ package guardpgx
 import (
 	"context"
 
+	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // ScopeName is the instrumentation scope of the finding spans and the
@@ -66,7 +65,6 @@ const (
 	waitKey        = attribute.Key("otelguard.wait_ms")
 	repeatsKey     = attribute.Key("otelguard.repeats")
 	linkKey        = attribute.Key("otelguard.link")
-	missedKey      = attribute.Key("otelguard.missed_close")
 )
 
 // FindingPoolExhausted is the otelguard.finding value of the finding span
@@ -74,21 +72,15 @@ const (
 const FindingPoolExhausted = "pool_exhausted"
 
 // setEndAttributes sets kv on the span of the lifetime whose release runs
-// with ctx. It is the one call site to change for the core's
-// SetEndAttributes once it is there.
+// with ctx.
 func setEndAttributes(ctx context.Context, kv ...attribute.KeyValue) {
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.SetAttributes(kv...)
-	}
+	otelguard.SetEndAttributes(ctx, kv...)
 }
 
 // missedClose ends the lifetime whose release runs with ctx as a missed
-// close: nothing in the code closed it, description says what did. It is
-// the one call site to change for the core's MissedClose once it is there
-// (which adds code.stacktrace, the metric and the log record).
+// close (otelguard.missed_close=true, status Error with description,
+// code.stacktrace, the otelguard.lifetime.missed_close counter, a Warn
+// record): nothing in the code closed it, description says what did.
 func missedClose(ctx context.Context, description string) {
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.SetAttributes(missedKey.Bool(true))
-		span.SetStatus(codes.Error, description)
-	}
+	otelguard.MissedClose(ctx, description)
 }

@@ -2,6 +2,7 @@ package guardpgx_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,12 +135,16 @@ func TestRowsOnConnReleasedOpen(t *testing.T) {
 	if _, err := c.Query(ctx, "select generate_series(1, 3)"); err != nil {
 		t.Fatal(err)
 	}
+	at := line() - 3
 	c.Release() // the rows are the released connection's: pgxpool destroys it
 	l := rec.one(t, guardpgx.SpanRows)
 	wantAttr(t, l, string(guardpgx.ClosedByKey), guardpgx.ClosedByRelease)
 	wantAttr(t, l, "otelguard.missed_close", "true")
-	if l.Span.Status.Code.String() != "Error" {
-		t.Errorf("status %v, want Error", l.Span.Status)
+	if l.Span.Status.Code.String() != "Error" || !strings.Contains(l.Span.Status.Description, "released with the db.rows still open") {
+		t.Errorf("status %v, want Error saying what ended it", l.Span.Status)
+	}
+	if f, ok := l.AcquireSite(); !ok || !strings.HasSuffix(f.Function, "guardpgx_test.TestRowsOnConnReleasedOpen") || f.Line != at {
+		t.Errorf("acquire site %v, want TestRowsOnConnReleasedOpen at line %d; stack:\n%s", f, at, l.AcquireStack)
 	}
 	conn := rec.one(t, guardpgx.SpanConn)
 	wantEnd(t, conn, otelguard.OutcomeCleaned, otelguard.TriggerClose)
