@@ -128,12 +128,15 @@
 //	otelguard.db.closed_by          db.rows, db.batch, db.tx      caller, release, connection
 //	otelguard.db.tx.result          db.tx                         commit, rollback (not set when a
 //	                                                              batch ended the transaction)
-//	otelguard.missed_close          closed_by=release             true, with status Error
+//	otelguard.missed_close          closed_by=release             true, with status Error and code.stacktrace
 //
 // Arguments are never recorded, nor the query text unless asked for.
 // closed_by=release: the pool connection was released with the rows,
 // batch or transaction still open, so pgxpool closed the connection and
-// the server ended them — nothing in the code closed them, a missed close.
+// the server ended them — nothing in the code closed them, a missed close
+// (otelguard.MissedClose: status Error saying so, code.stacktrace with the
+// acquire stack, the otelguard.lifetime.missed_close counter, a Warn
+// record; otelguardtest fails a test for it).
 // closed_by=connection: the connection closed (a network error, a failed
 // Commit) with the transaction open.
 //
