@@ -228,4 +228,22 @@ func TestOtelguardtestCatchesOpenRows(t *testing.T) {
 	if len(ft.errors) != 0 {
 		t.Errorf("otelguardtest reported closed rows: %q", ft.errors)
 	}
+
+	// A missed close: rows left open on a connection that is released.
+	ft = &fakeT{}
+	rec = otelguardtest.NewTracker(ft)
+	c, err := pool.Acquire(rec.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Query(rec.Context(), "select 1"); err != nil {
+		c.Release()
+		t.Fatal(err)
+	}
+	at = line() - 4
+	c.Release()
+	ft.end()
+	if len(ft.errors) != 1 || !strings.Contains(ft.errors[0], "db.rows") || !strings.Contains(ft.errors[0], fmt.Sprintf("configure_test.go:%d", at)) {
+		t.Errorf("otelguardtest's report of rows released open, want one naming db.rows at configure_test.go:%d: %q", at, ft.errors)
+	}
 }
