@@ -32,9 +32,9 @@
 // UI, not the placeholder.
 //
 // TestPostgresPoolExhausted runs pgservice (pgservice/, a module of its own:
-// its doc says why), which starts a throwaway PostgreSQL server with
-// guardsql's pgtest and exhausts its pool with a handler that leaks rows.
-// It needs PostgreSQL's server binaries (Debian: apt-get install -y
+// its doc says why), which starts a throwaway PostgreSQL server with the
+// repository's internal/pgtest and exhausts its pool with a handler that
+// leaks rows. It needs PostgreSQL's server binaries (Debian: apt-get install -y
 // postgresql, which .ci/run does when they are missing) and fails without
 // them.
 //
