@@ -6,8 +6,11 @@
 // and pgx.Tx unchanged:
 //
 //	cfg, err := pgxpool.ParseConfig(dsn)
-//	guardpgx.ConfigurePool(cfg)
-//	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+//	if err != nil {
+//		return nil, err
+//	}
+//	guardpgx.ConfigurePool(cfg) // after otelpgx, if cfg.ConnConfig.Tracer is set
+//	return pgxpool.NewWithConfig(ctx, cfg)
 //
 // ConfigureConn does the same for a single pgx.Conn (no checkouts, no
 // findings, no metrics).

@@ -1,6 +1,7 @@
 package guardpgx_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -72,3 +73,15 @@ func Example_request() {
 	}
 	_ = handler
 }
+
+// openPool is the set-up the package documentation shows.
+func openPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	guardpgx.ConfigurePool(cfg) // after otelpgx, if cfg.ConnConfig.Tracer is set
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+var _ = openPool // compiled, not run: it needs a server
