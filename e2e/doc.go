@@ -38,6 +38,18 @@
 // postgresql, which .ci/run does when they are missing) and fails without
 // them.
 //
+// TestPgxPoolExhausted runs pgxservice (pgxservice/, a module of its own
+// for the same reasons), a service on pgxpool watched by guardpgx, whose
+// pool of two two handlers hold until a third request's acquire times out;
+// Jaeger finds guardpgx's pool_exhausted finding by tag, naming both
+// holders. It needs PostgreSQL's server binaries too.
+//
+// TestMissedCloseSearch checks the README's headline search,
+// otelguard.missed_close=true: it finds every missed close
+// examples/service made (leaked rows, leaked Content-Length and chunked
+// bodies, rows and a transaction database/sql closed when their request
+// ended), as many as the service counted, each naming its handler's line.
+//
 // -short skips them. The binary is kept in $OTELGUARD_E2E_CACHE, or in
 // otelguard-e2e under the user's cache directory; scripts/jaeger.sh runs the
 // same binary on the standard ports for a look at the examples' spans.
