@@ -38,7 +38,7 @@ func TestServiceStories(t *testing.T) {
 	const n = 3
 	svc := serviceName(t)
 	out := runExample(t, bin, otlpEnv(shared, svc), "-selftest", fmt.Sprint(n))
-	t.Logf("service: %s", strings.TrimSpace(out[strings.LastIndex(out, "selftest:"):]))
+	t.Logf("service: %s", strings.TrimSpace(out[strings.Index(out, "selftest:"):]))
 
 	// What each tag search on otelguard.outcome must find.
 	want := map[string]map[serviceStory]int{
