@@ -3,7 +3,7 @@ package otelguard_test
 // Stress at the edges issue 11 moved the contract to: Trackers the program
 // drops while their lifetimes are open, and lifetimes inside
 // testing/synctest bubbles. The promises are tested one at a time in
-// promises_test.go; here many goroutines keep them at once.
+// tracker_edges_test.go; here many goroutines keep them at once.
 
 import (
 	"context"
