@@ -180,16 +180,52 @@ func TestPgxPoolExhausted(t *testing.T) {
 		}
 	}
 
-	// Its links: to both holders' requests and to the waiting one (Jaeger
-	// shows a link as a FOLLOWS_FROM reference).
-	links := 0
-	for _, r := range s.References {
-		if r.RefType == "FOLLOWS_FROM" {
-			links++
+	// Its links: to both holders' requests and to the waiting one, their
+	// server spans (Jaeger shows a link as a FOLLOWS_FROM reference).
+	var tr struct {
+		Data []struct {
+			Spans []struct {
+				SpanID     string `json:"spanID"`
+				References []struct {
+					RefType string `json:"refType"`
+					TraceID string `json:"traceID"`
+					SpanID  string `json:"spanID"`
+				} `json:"references"`
+			} `json:"spans"`
+		} `json:"data"`
+	}
+	if err := shared.get("/api/traces/"+ms[0].trace.TraceID, &tr); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]bool{} // traceID/spanID
+	for _, d := range tr.Data {
+		for _, sp := range d.Spans {
+			if sp.SpanID != s.SpanID {
+				continue
+			}
+			for _, r := range sp.References {
+				if r.RefType == "FOLLOWS_FROM" {
+					links[r.TraceID+"/"+r.SpanID] = true
+				}
+			}
 		}
 	}
-	if links != 3 {
-		t.Errorf("finding %s: %d links, want 3 (two holders' requests, the waiter): %+v", s.SpanID, links, s.References)
+	for _, route := range []string{"/export", "/report", "/items"} {
+		var server *jSpan
+		var trace string
+		for _, m := range shared.searchAtLeast(t, svc, map[string]string{"http.route": route}, 1) {
+			if m.span.str("span.kind") == "server" {
+				server, trace = m.span, m.trace.TraceID
+			}
+		}
+		if server == nil {
+			t.Errorf("no server span of GET %s", route)
+		} else if !links[trace+"/"+server.SpanID] {
+			t.Errorf("finding %s: no link to GET %s's request span %s/%s; links %v", s.SpanID, route, trace, server.SpanID, links)
+		}
+	}
+	if len(links) != 3 {
+		t.Errorf("finding %s: %d links, want 3 (two holders' requests, the waiter): %v", s.SpanID, len(links), links)
 	}
 	if t.Failed() {
 		t.Logf("finding %s: tags %v", s.SpanID, s.Tags)
