@@ -188,8 +188,9 @@
 // driver name and the server the data source name gives as a URL or in
 // libpq's key=value form, "pgx 127.0.0.1:5432/app", or the driver name
 // alone, "sqlite"; for OpenDB, db.system.name — never a user, password or
-// other parameter), through WithMeterProvider's provider (the global one
-// at Open by default; a noop provider measures nothing):
+// other parameter), through WithMeterProvider's provider (by default the
+// global one, which follows a provider set later by otel.SetMeterProvider;
+// a noop provider measures nothing):
 //
 //	metric                                 computed from
 //	db.client.connection.count             DB.Stats at each collection: state=idle its Idle, state=used
@@ -304,4 +305,10 @@
 // the bare query and 1.05× the query with one raw span around it
 // (make bench-integrations; the run and its tables are in the
 // repository's docs/PERFORMANCE.md).
+//
+// The pool metrics add two clock reads and one histogram record per
+// checkout (and per connection made), and read DB.Stats once per
+// collection: no allocation, and within the noise of that point SELECT
+// with its spans recorded (BenchmarkPoolMetrics, an SDK MeterProvider
+// against a noop one: medians of six runs 17.2 µs and 17.0 µs).
 package guardsql

@@ -387,7 +387,7 @@ func TestPoolNameDefault(t *testing.T) {
 }
 
 // TestMeterProviderDefault: without WithMeterProvider the global provider
-// (at Open) measures; with a noop one nothing is, and the database works.
+// measures; with a noop one nothing is, and the database works.
 func TestMeterProviderDefault(t *testing.T) {
 	m := newMeterReader(t)
 	prev := otel.GetMeterProvider()

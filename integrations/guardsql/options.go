@@ -122,7 +122,8 @@ func WithPoolName(name string) Option {
 
 // WithMeterProvider sets the provider of the database's pool metrics. A
 // nil mp is ignored; the default is the global provider
-// (otel.GetMeterProvider) at the time of Open or OpenDB. A noop provider
+// (otel.GetMeterProvider), which follows a provider set later by
+// otel.SetMeterProvider. A noop provider
 // (go.opentelemetry.io/otel/metric/noop) measures nothing. Lifetime spans
 // and otelguard's own metrics come from the Tracker's providers.
 func WithMeterProvider(mp metric.MeterProvider) Option {
