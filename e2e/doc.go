@@ -32,11 +32,23 @@
 // UI, not the placeholder.
 //
 // TestPostgresPoolExhausted runs pgservice (pgservice/, a module of its own:
-// its doc says why), which starts a throwaway PostgreSQL server with
-// guardsql's pgtest and exhausts its pool with a handler that leaks rows.
-// It needs PostgreSQL's server binaries (Debian: apt-get install -y
+// its doc says why), which starts a throwaway PostgreSQL server with the
+// repository's internal/pgtest and exhausts its pool with a handler that
+// leaks rows. It needs PostgreSQL's server binaries (Debian: apt-get install -y
 // postgresql, which .ci/run does when they are missing) and fails without
 // them.
+//
+// TestPgxPoolExhausted runs pgxservice (pgxservice/, a module of its own
+// for the same reasons), a service on pgxpool watched by guardpgx, whose
+// pool of two two handlers hold until a third request's acquire times out;
+// Jaeger finds guardpgx's pool_exhausted finding by tag, naming both
+// holders. It needs PostgreSQL's server binaries too.
+//
+// TestMissedCloseSearch checks the README's headline search,
+// otelguard.missed_close=true: it finds every missed close
+// examples/service made (leaked rows, leaked Content-Length and chunked
+// bodies, rows and a transaction database/sql closed when their request
+// ended), as many as the service counted, each naming its handler's line.
 //
 // -short skips them. The binary is kept in $OTELGUARD_E2E_CACHE, or in
 // otelguard-e2e under the user's cache directory; scripts/jaeger.sh runs the

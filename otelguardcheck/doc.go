@@ -45,8 +45,8 @@
 // # Rules
 //
 // A lifetime acquired into a local variable by a function of package
-// otelguard that returns a handle (NewGuard, Acquire, Track, NewScope, and
-// the Tracker's NewGuard and NewScope) must be ended, or handed off, on
+// otelguard that returns a handle (NewGuard, Acquire, Track, NewScope) must
+// be ended, or handed off, on
 // every path from the acquire to a return:
 //
 //   - a *Guard by Run or Disarm;

@@ -30,6 +30,10 @@
 //	               the body is forgotten on the error path:
 //	               leaked_without_close, found by the garbage collector, its
 //	               stack naming handleQuote, and closed then
+//	GET /catalog   the first line of the upstream's catalog, a chunked
+//	               response, and the body forgotten: leaked_without_close,
+//	               found by the garbage collector, its stack naming
+//	               handleCatalog (catalog.go)
 //	GET /export    a DB.Conn handed to a goroutine that finishes the job
 //	               after the response, acquired with the request's context:
 //	               db.conn cleaned, with the span event

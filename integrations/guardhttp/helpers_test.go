@@ -21,7 +21,6 @@ import (
 // waitTimeout bounds every wait of these tests for another goroutine.
 const waitTimeout = 10 * time.Second
 
-
 // newServer starts h on 127.0.0.1, closed when the test ends.
 func newServer(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"time"
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -40,6 +41,7 @@ type conn struct {
 
 	// Checkout state, under database/sql's lock of the connection.
 	out   bool                         // checked out: a call came since it was last returned (IsValid)
+	outAt time.Time                    // when out became true: use_time's start
 	held  *otelguard.Resource[*ending] // the DB.Conn checkout, as db.conn
 	heldE *ending
 	txCtx context.Context // the BeginTx context of the transaction open on it, if any
@@ -165,15 +167,19 @@ func finish(res *otelguard.Resource[*ending], e *ending, by closedBy, commit, ct
 // nothing to call), the checkout is watched as db.conn until the
 // connection is returned.
 func (c *conn) checkout(ctx context.Context, s site) {
-	c.out = true
+	c.out, c.outAt = true, now()
 	if (s == siteDBConn || s == siteSQLConn) && c.held == nil {
 		e := &ending{}
 		c.held, c.heldE = c.begin(ctx, SpanConn, e, kConn, ""), e
 	}
 }
 
-// returned notes that c is back in the pool, or closed.
+// returned notes that c is back in the pool, or closed, and records the
+// checkout's use_time if one was seen.
 func (c *conn) returned() {
+	if c.out {
+		c.cfg.metrics.recordUse(now().Sub(c.outAt))
+	}
 	c.out, c.skipped = false, false
 	if res, e := c.held, c.heldE; res != nil {
 		c.held, c.heldE = nil, nil

@@ -20,10 +20,12 @@ var (
 
 func (k *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	s := walkCaller()
+	start := now()
 	dc, err := k.c.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
+	k.cfg.metrics.recordCreate(now().Sub(start))
 	c := newConn(dc, k.cfg)
 	if s != siteOwn {
 		// Opened for the caller that asked (DB.Conn, a query), not put
@@ -37,9 +39,11 @@ func (k *connector) Connect(ctx context.Context) (driver.Conn, error) {
 // without this package.
 func (k *connector) Driver() driver.Driver { return k.c.Driver() }
 
-// Close closes the driver's connector if it is an io.Closer (DB.Close
-// calls it), as database/sql would.
+// Close ends the database's observed pool metrics, and closes the
+// driver's connector if it is an io.Closer, as database/sql would: DB.Close
+// calls it, once.
 func (k *connector) Close() error {
+	k.cfg.metrics.stop()
 	if c, ok := k.c.(io.Closer); ok {
 		return c.Close()
 	}

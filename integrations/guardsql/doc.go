@@ -180,6 +180,59 @@
 // lost connections back. A *sql.Conn whose rows leaked also never closes:
 // Conn.Close waits for the rows for good.
 //
+// # Metrics
+//
+// The semantic conventions' connection-pool metrics (v1.40.0), as far as
+// database/sql lets the driver level see them, with
+// db.client.connection.pool.name (WithPoolName; else, for Open, the
+// driver name and the server the data source name gives as a URL or in
+// libpq's key=value form, "pgx 127.0.0.1:5432/app", or the driver name
+// alone, "sqlite"; for OpenDB, db.system.name — never a user, password or
+// other parameter), through WithMeterProvider's provider (by default the
+// global one, which follows a provider set later by otel.SetMeterProvider;
+// a noop provider measures nothing):
+//
+//	metric                                 computed from
+//	db.client.connection.count             DB.Stats at each collection: state=idle its Idle, state=used
+//	                                       its InUse (the open connections not idle, so also one being
+//	                                       opened)
+//	db.client.connection.max               DB.Stats' MaxOpenConnections (SetMaxOpenConns); not reported
+//	                                       while it is 0, unlimited
+//	db.client.connection.use_time          each checkout the driver sees, in seconds: from its start
+//	                                       (Connect, ResetSession, or the first call on the connection) to
+//	                                       its return to the pool (IsValid) or its close; recorded then
+//	db.client.connection.create_time       each connection made, in seconds: the driver connector's
+//	                                       Connect that succeeded
+//
+// Not reported — database/sql does not let the driver level see them:
+//
+//	db.client.connection.pending_requests  the queue of checkouts waiting for a connection is
+//	                                       database/sql's own (unexported); DB.Stats' WaitCount counts
+//	                                       the waits begun since Open, not those still waiting, and a
+//	                                       waiting checkout makes no driver call
+//	db.client.connection.wait_time         a wait happens inside database/sql, before any driver call;
+//	                                       DB.Stats has only the total wait (WaitDuration) and the number
+//	                                       of waits (WaitCount) since Open. A histogram made from their
+//	                                       growth between collections would have the right count and sum
+//	                                       but invented buckets (every wait its interval's mean), so none
+//	                                       is made
+//	db.client.connection.timeouts          database/sql has no pool timeout: a wait ends when the
+//	                                       caller's context does, and the call returns the context's error
+//	                                       without reaching the driver; DB.Stats does not count it
+//	db.client.connection.idle.max          SetMaxIdleConns' value is kept unexported; DB.Stats lacks it
+//	db.client.connection.idle.min          database/sql keeps no minimum of idle connections
+//
+// WaitCount and WaitDuration stay readable from DB.Stats. The observed
+// metrics (count, max) are registered by Open and OpenDB and unregistered
+// by DB.Close; use_time is recorded also for connections returned after
+// it. use_time covers every checkout — a query on the DB, a transaction, a
+// DB.Conn — not only db.conn's. It starts late, at the first call, where
+// the checkout itself does not reach the driver (see What is watched: a
+// pooled connection of a driver without ResetSession, or one database/sql's
+// opener made for a checkout that waited), and such a checkout closed
+// with no call (a *sql.Conn closed unused) is not recorded. Two databases of one process need different pool names: the
+// metrics of two with one name cannot be told apart.
+//
 // # Releases of otelguard's own
 //
 // Only database/sql may make the driver call that ends a lifetime: it
@@ -232,8 +285,9 @@
 // OpenDB panics with a "guardsql: " message if the connector is nil. Open
 // returns sql.Open's error for a driver name nobody registered, and the
 // driver's OpenConnector error for a data source name it rejects. A nil
-// Option, WithTracker(nil) and WithSystemName("") are ignored;
-// WithHoldThreshold(d <= 0) means no threshold.
+// Option, WithTracker(nil), WithSystemName(""), WithPoolName("") and
+// WithMeterProvider(nil) are ignored; WithHoldThreshold(d <= 0) means no
+// threshold.
 //
 // # Cost
 //
@@ -251,4 +305,10 @@
 // the bare query and 1.05× the query with one raw span around it
 // (make bench-integrations; the run and its tables are in the
 // repository's docs/PERFORMANCE.md).
+//
+// The pool metrics add two clock reads and one histogram record per
+// checkout (and per connection made), and read DB.Stats once per
+// collection: no allocation, and within the noise of that point SELECT
+// with its spans recorded (BenchmarkPoolMetrics, an SDK MeterProvider
+// against a noop one: medians of six runs 17.2 µs and 17.0 µs).
 package guardsql

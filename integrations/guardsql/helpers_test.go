@@ -24,7 +24,6 @@ import (
 // happens in microseconds, so reaching it means the code is wrong.
 const waitTimeout = 10 * time.Second
 
-
 // waitFor polls cond until it holds, failing the test with what after
 // waitTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {

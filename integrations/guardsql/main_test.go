@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/otelguard/otelguard-go/integrations/guardsql/pgtest"
+	"github.com/otelguard/otelguard-go/internal/pgtest"
 )
 
 // The PostgreSQL tests share one server, started by the first that needs

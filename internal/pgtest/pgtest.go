@@ -5,9 +5,10 @@
 // It needs the server's binaries (initdb, pg_ctl, postgres), from
 // Debian's postgresql package (apt-get install -y postgresql: they land in
 // /usr/lib/postgresql/<version>/bin, which Server looks in) or on $PATH;
-// GUARDSQL_PG_BIN names their directory explicitly. PostgreSQL refuses to
-// run as root: run as root, the server runs as the postgres user the
-// package creates.
+// GUARDSQL_PG_BIN names their directory explicitly (the name predates the
+// harness's move here; .ci and e2e's scripts read it too). PostgreSQL
+// refuses to run as root: run as root, the server runs as the postgres
+// user the package creates.
 //
 // A skip is never silent, and never an accident where the server is
 // expected. Without the binaries a test is skipped, saying what to
@@ -17,8 +18,13 @@
 // starts nothing, and a test skips naming the switch, in CI too.
 //
 // Start is for one test; New and Stop for a server shared by a TestMain.
-// It is the harness of guardsql's own PostgreSQL tests and of the
-// repository's end-to-end tests; it is not part of guardsql's API.
+// It is the harness of the PostgreSQL tests of every module of the
+// repository — integrations/guardsql, integrations/guardpgx, e2e's
+// pgservice — which import it from here (an internal package of the root
+// module, importable by every module whose path is under
+// github.com/otelguard/otelguard-go/); it is no module's API. It imports
+// the standard library only, so the root module's go.mod does not grow
+// with it.
 package pgtest
 
 import (
