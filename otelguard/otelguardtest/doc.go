@@ -23,9 +23,16 @@
 //	}
 //
 // Find is the check itself, returning an error; VerifyNone reports that
-// error through a TestingT. A lifetime is unreleased if leak detection found
-// its handle dropped without Close, Run or Disarm (leaked_without_close),
-// or if it is still open when the check runs. The report names each one,
+// error through a TestingT. A lifetime fails the check if it is a missed
+// close — leak detection found its handle dropped without Close, Run or
+// Disarm (leaked_without_close), or something other than its owner ended
+// it because a context ended (closed_by_context: database/sql closing rows
+// when the test's own t.Context() ended first) — or if it is still open
+// when the check runs.
+//
+// CheckSpans does the same for OpenTelemetry spans: a span processor (of
+// package otelguard/spanleak, watching every span) that fails the test for
+// each span it leaves un-ended, naming where the span started. The report names each one,
 // with its state and the stack that acquired it.
 //
 // Leak detection relies on the garbage collector, so Find forces

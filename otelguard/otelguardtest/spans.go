@@ -61,7 +61,7 @@ func CheckSpans(t TestingT, options ...Option) sdktrace.SpanProcessor {
 	tr := otelguard.New(otelguard.WithTracerProvider(tp),
 		otelguard.WithLeakLogInterval(-1), // every finding a span: none folded
 		otelguard.WithLogger(slog.New(slog.DiscardHandler)))
-	proc := spanleak.NewProcessor(spanleak.WithTracker(tr))
+	proc := spanleak.NewProcessor(spanleak.WithTracker(tr), spanleak.WithSampling(1)) // every span watched: a test wants every leak
 	t.Cleanup(func() {
 		if h, ok := t.(helper); ok {
 			h.Helper()

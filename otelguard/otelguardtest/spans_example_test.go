@@ -2,6 +2,7 @@ package otelguardtest_test
 
 import (
 	"context"
+	"testing"
 
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -34,4 +35,13 @@ func ExampleCheckSpans() {
 	//
 	// span "cache.lookup": span_not_ended (dropped without End), started at:
 	// github.com/otelguard/otelguard-go/otelguard/otelguardtest_test.lookup(...)
+}
+
+// TestCheckSpansAsDocumented is CheckSpans as its documentation shows it;
+// serve stands for the code under test.
+func TestCheckSpansAsDocumented(t *testing.T) {
+	serve := func(tracer trace.Tracer) { lookup(context.Background(), tracer, "user:1") }
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(otelguardtest.CheckSpans(t)))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	serve(tp.Tracer("app")) // the test fails, naming where, if serve forgets an End
 }

@@ -35,7 +35,9 @@ func newEnv(t testing.TB, exporting string, spanleakFirst bool, opts ...spanleak
 	e := &env{exported: tracetest.NewInMemoryExporter(), findings: memory.New()}
 	ftp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(e.findings))
 	e.tracker = otelguard.New(otelguard.WithTracerProvider(ftp), otelguard.WithLeakLogInterval(-1))
-	e.proc = spanleak.NewProcessor(append([]spanleak.Option{spanleak.WithTracker(e.tracker)}, opts...)...)
+	// Every span watched unless the test says otherwise: a test wants
+	// every leak (the default, 128, is for production).
+	e.proc = spanleak.NewProcessor(append([]spanleak.Option{spanleak.WithTracker(e.tracker), spanleak.WithSampling(1)}, opts...)...)
 	var other sdktrace.SpanProcessor
 	switch exporting {
 	case "simple":

@@ -13,6 +13,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 const (
 	defaultStackDepth = 32
+	// defaultSampling: after the first 16 spans of a site, one in 128 is
+	// watched — about 1.07× a span's start and end, where watching every
+	// span costs about 1.6× (docs/spanleak.md).
+	defaultSampling = 128
 	maxStackDepth     = 128
 )
 
@@ -31,6 +35,9 @@ func newConfig(opts []Option) config {
 	}
 	if c.tracker == nil {
 		c.tracker = otelguard.Default()
+	}
+	if c.sampling == 0 {
+		c.sampling = defaultSampling
 	}
 	switch {
 	case c.depth == 0:
@@ -59,9 +66,10 @@ func WithTracker(t *otelguard.Tracker) Option {
 
 // WithSampling sets how many spans are watched, per site, as
 // otelguard.WithLeakSampling does for lifetimes: the first 16 spans of
-// every site are watched, then one in n. Zero or 1 watches every span:
-// the default. A negative n watches none: the processor then does nothing
-// but count nothing, and Shutdown reports nothing.
+// every site are watched, then one in n. Zero selects the default, 128,
+// which production can afford everywhere; 1 watches every span (tests,
+// and otelguardtest.CheckSpans, do); a negative n watches none: the
+// processor then does nothing, and Shutdown reports nothing.
 //
 // A site is told by the span's name and its instrumentation scope name
 // (the name given to TracerProvider.Tracer), not by a walk of the stack:

@@ -39,7 +39,8 @@ type processor struct {
 }
 
 // NewProcessor returns a SpanProcessor that watches the spans it sees
-// start (every span by default; WithSampling samples per site) and reports
+// start (per site: the first 16, then one in 128 by default; see
+// WithSampling) and reports
 // each one that became unreachable without End — dropped by the code that
 // started it — as a finding span_not_ended, and each one still open when
 // the processor shuts down as a finding open_at_shutdown. Register it
