@@ -304,8 +304,8 @@ screenshot:
 ## e2e: end-to-end tests against a Jaeger built from the pinned module (or
 ## JAEGER_BIN's: no build); with a jaeger-ui build (as make jaeger finds it)
 ## and Chromium, a browser test of the UI; against a throwaway PostgreSQL
-## (its server binaries needed: .ci/run installs them), e2e/pgservice and
-## e2e/pgxservice, modules of their own that the tests build and run
+## (its server binaries needed: .ci/run installs them), e2e/pgservice,
+## e2e/pgxservice and e2e/spansvc, modules of their own that the tests build and run
 e2e: skipreport
 	@test -f e2e/go.mod || { echo "e2e: e2e/go.mod is missing: the end-to-end tests are part of make test" >&2; exit 1; }
 	cd e2e && $(GOTEST) -race -count=1 -timeout $(E2E_TIMEOUT) ./... | $(call TO_JSON,e2e)

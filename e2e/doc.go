@@ -44,6 +44,14 @@
 // Jaeger finds guardpgx's pool_exhausted finding by tag, naming both
 // holders. It needs PostgreSQL's server binaries too.
 //
+// TestSpanNotEnded runs spansvc (spansvc/, a module of its own as
+// pgxservice is), whose handler forgets span.End() on an error path, with
+// otelguard/spanleak before its exporting processor: Jaeger finds one
+// otelguard.finding=span_not_ended per request on that path, none for the
+// others, each starting at the handler's tracer.Start line and linked to
+// the hole in its request's trace; the span it holds until it exits is
+// found open_at_shutdown.
+//
 // TestMissedCloseSearch checks the README's headline search,
 // otelguard.missed_close=true: it finds every missed close
 // examples/service made (leaked rows, leaked Content-Length and chunked

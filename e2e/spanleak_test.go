@@ -159,8 +159,11 @@ func TestSpanNotEnded(t *testing.T) {
 		t.Errorf("otelguard.finding=span_not_ended found %d spans, want %d (one for each request on the error path)", len(ms), len(bad))
 	}
 	holes := map[string]string{} // trace ID → the span ID a finding links to in it
-	for _, m := range ms {
+	for i, m := range ms {
 		s := m.span
+		if i == 0 {
+			t.Logf("finding %s: otelguard.age_ms %s, code.stacktrace:\n%s", s.SpanID, s.str("otelguard.age_ms"), s.str("code.stacktrace"))
+		}
 		checkSpanleakFinding(t, s, "order.lookup")
 		if err := firstFrameIs(s.str("code.stacktrace"), "main.(*server).handleOrder", "e2e/spansvc/"+file, line); err != nil {
 			t.Errorf("finding %s: %v", s.SpanID, err)
