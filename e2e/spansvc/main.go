@@ -16,8 +16,8 @@
 //	POST /debug/collect?want=N
 //	                         runs the garbage collector and waits for
 //	                         spanleak's reports, until the Tracker has
-//	                         counted N span_not_ended findings or a bounded
-//	                         number of rounds has passed; answers the count
+//	                         counted N span_not_ended findings, or for at
+//	                         most 30 seconds; answers the count
 //
 // Findings go through an otelguard Tracker on the same TracerProvider
 // (their spans are exported with the service's), with
@@ -73,8 +73,8 @@ const scopeName = "github.com/otelguard/otelguard-go/e2e/spansvc"
 // shutdownTimeout bounds each step of the shutdown.
 const shutdownTimeout = 10 * time.Second
 
-// collectRounds bounds the collections POST /debug/collect runs.
-const collectRounds = 50
+// collectTimeout bounds how long POST /debug/collect collects.
+const collectTimeout = 30 * time.Second
 
 func main() {
 	watch := flag.Bool("watch-stdin", false, "shut down when standard input closes, as on SIGTERM")
@@ -211,19 +211,20 @@ func (s *server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 // handleCollect runs the garbage collector and waits for spanleak's
 // reports (ForceFlush: each waits a second for an End in progress) until
 // the Tracker has counted want span_not_ended findings, for at most
-// collectRounds rounds. A collection queues the dropped spans' runtime
+// collectTimeout. A collection queues the dropped spans' runtime
 // cleanups, which the runtime runs on a goroutine of its own: a round may
 // end before they have run, and the next one finds their reports queued.
-// It answers the count, which may be short of want after the last round
-// (or past it).
+// It answers the count, which may be short of want when time is up (or
+// past it).
 func (s *server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	want, err := strconv.Atoi(r.URL.Query().Get("want"))
 	if err != nil {
 		http.Error(w, "want: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	deadline := time.Now().Add(collectTimeout)
 	var n int64
-	for i := range collectRounds {
+	for i := 1; ; i++ {
 		runtime.GC()
 		if err := s.leaks.ForceFlush(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -233,10 +234,10 @@ func (s *server) handleCollect(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		if n >= int64(want) {
+		if n >= int64(want) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(time.Duration(i+1) * time.Millisecond)
+		time.Sleep(min(time.Duration(i)*time.Millisecond, 100*time.Millisecond))
 	}
 	fmt.Fprintln(w, n)
 }
