@@ -225,4 +225,3 @@ func waitLine(t *testing.T, p *process, prefix string, timeout time.Duration) st
 		}
 	}
 }
-
