@@ -163,9 +163,13 @@ func TestDeployConfigsStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, err := tryStartDeployed("no-badger-dir", "jaeger-tail-sampling.yaml", ports, []string{"BADGER_DIR="}); err == nil {
+		d, err := tryStartDeployed("no-badger-dir", "jaeger-tail-sampling.yaml", ports, []string{"BADGER_DIR="})
+		if err == nil {
 			d.stop()
 			t.Fatal("started without BADGER_DIR")
+		}
+		if !strings.Contains(err.Error(), `Error Creating Dir: ""`) {
+			t.Errorf("without BADGER_DIR: %v; want Badger's refusal of the empty directory", err)
 		}
 	})
 }

@@ -18,7 +18,7 @@ import (
 // findingsvc load (raw OTLP/HTTP, no SDK) on loopback:
 //
 //   - ingest: spans per second one tail-sampling Jaeger accepts for 30 s,
-//     10-span traces in requests of 50 traces from 4 senders, with the
+//     10-span traces in requests of 50 traces from 8 senders, with the
 //     CPU time Jaeger and the generator used;
 //   - memory per pending trace: Jaeger's resident set before and after
 //     N traces that wait for a decision (a decision wait of an hour),
@@ -44,25 +44,47 @@ func TestScalingFigures(t *testing.T) {
 	}
 
 	t.Run("ingest", func(t *testing.T) {
-		d := startDeployed(t, "ingest", "jaeger-tail-sampling.yaml", "BADGER_DIR="+t.TempDir())
+		// Room for every trace that arrives in a decision wait, so that
+		// none is dropped undecided: what is measured is what is decided
+		// and stored, not only accepted.
+		d := startDeployed(t, "ingest", "jaeger-tail-sampling.yaml", "BADGER_DIR="+t.TempDir(), "TAIL_NUM_TRACES=2000000")
 		cpu0 := cpuTime(t, d.cmd.Process.Pid)
 		start := time.Now()
 		cmd := exec.Command(gen, "load", "-endpoint", "http://"+d.otlpHTTP, "-duration", "30s",
-			"-workers", "4", "-spans", "10", "-batch", "50")
+			"-workers", "8", "-spans", "10", "-batch", "50")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("load: %v\n%s", err, out)
 		}
+		t.Logf("%s", strings.TrimSpace(string(out)))
 		wall := time.Since(start)
 		jcpu := cpuTime(t, d.cmd.Process.Pid) - cpu0
+		accepted := metricSum(t, d, "otelcol_receiver_accepted_spans_total", "") / 10 // traces
+		t.Logf("%.0f traces accepted; decided by the end of the load: %.0f", accepted,
+			metricSum(t, d, "otelcol_processor_tail_sampling_global_count_traces_sampled_total", ""))
+		// Every accepted trace decided (and, if kept, stored): the rate the
+		// node sustains is what it accepted over the time it took, less the
+		// decision wait every trace spends waiting.
+		var decided float64
+		err = retry(10*time.Minute, func() (bool, error) {
+			decided = metricSum(t, d, "otelcol_processor_tail_sampling_global_count_traces_sampled_total", "")
+			return decided >= accepted, fmt.Errorf("%.0f of %.0f traces decided", decided, accepted)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := time.Since(start)
+		t.Logf("all %.0f traces decided %v after the load started: %.0f spans/s through the whole pipeline (decision wait of 10s excluded), %.0f spans/s including it",
+			decided, all.Round(time.Second), 10*accepted/(all-10*time.Second).Seconds(), 10*accepted/all.Seconds())
+		t.Logf("Jaeger's CPU over that time: %v", (cpuTime(t, d.cmd.Process.Pid) - cpu0).Round(time.Millisecond))
 		gcpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		t.Logf("%s", strings.TrimSpace(string(out)))
-		t.Logf("CPU over %v: Jaeger %v (%.2f cores), load generator %v (%.2f cores)",
+		t.Logf("CPU over the load's %v: Jaeger %v (%.2f cores), load generator %v (%.2f cores)",
 			wall.Round(time.Millisecond), jcpu.Round(time.Millisecond), jcpu.Seconds()/wall.Seconds(),
 			gcpu.Round(time.Millisecond), gcpu.Seconds()/wall.Seconds())
 		t.Logf("Jaeger's resident set after: %.0f MiB", float64(rss(t, d.cmd.Process.Pid))/(1<<20))
-		t.Logf("Jaeger's metrics: %s", metricLines(t, d, "otelcol_receiver_accepted_spans", "otelcol_receiver_refused_spans",
-			"otelcol_processor_tail_sampling_sampling_trace_dropped_too_early", "otelcol_processor_tail_sampling_count_traces_sampled"))
+		t.Logf("Jaeger's metrics at the end of the load: %s", metricLines(t, d, "otelcol_receiver_accepted_spans", "otelcol_receiver_refused_spans",
+			"otelcol_processor_tail_sampling_sampling_trace_dropped_too_early", "otelcol_processor_tail_sampling_sampling_traces_on_memory",
+			"otelcol_processor_tail_sampling_global_count_traces_sampled", "otelcol_exporter_sent_spans", "otelcol_exporter_send_failed_spans"))
 	})
 
 	for _, spans := range []int{10, 1} {
@@ -155,4 +177,29 @@ func metricLines(t *testing.T, d *deployed, names ...string) string {
 		}
 	}
 	return "\n\t" + strings.Join(out, "\n\t")
+}
+
+// metricSum is the sum of the values of d's Prometheus metric name, over
+// the series whose labels contain label ("" for all).
+func metricSum(t *testing.T, d *deployed, name, label string) float64 {
+	t.Helper()
+	body, err := httpGet("http://" + d.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, l := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(l, name+"{") && !strings.HasPrefix(l, name+" ") {
+			continue
+		}
+		if !strings.Contains(l, label) {
+			continue
+		}
+		v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", l, err)
+		}
+		sum += v
+	}
+	return sum
 }
