@@ -32,7 +32,9 @@ func hold(args []string) error {
 	link, ok := tel.findings.wait(wctx, "held_too_long", "report.lock", nil)
 	cancel()
 	if !ok {
-		return errors.Join(errors.New("no held_too_long finding"), tel.shutdown())
+		err := lock.Close(ctx)
+		job.End()
+		return errors.Join(errors.New("no held_too_long finding"), err, tel.shutdown())
 	}
 	fmt.Printf("held %s\n", link)
 
