@@ -1,4 +1,5 @@
-# otelguard: everything CI runs is `make test`.
+# otelguard: everything CI runs is `make test`; `make check` is the fast
+# check to run before a commit (CONTRIBUTING.md says when to run which).
 #
 # The library (root module), the examples (their own module, joined by
 # go.work), the end-to-end tests against a real Jaeger (e2e/, a module of
@@ -19,11 +20,69 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test lint vet staticcheck otelguardcheck unit integrations benchonce examples e2e bench bench-bin bench-ops bench-shutdown bench-memory bench-integrations jaeger screenshot
+.PHONY: test test-all check check-all skips skipreport lint vet staticcheck otelguardcheck unit integrations test-go127 test-checkfinalizers benchonce examples examples-test e2e bench bench-bin bench-ops bench-shutdown bench-memory bench-integrations jaeger screenshot
 
-## test: vet, staticcheck, the race-enabled unit tests, the integrations,
-## every benchmark once, the examples, e2e
-test: lint unit integrations benchonce examples e2e
+# Every go test that make runs has a -timeout for each test binary (each
+# package), so that a hang fails in minutes, its goroutines dumped under
+# the test's name, instead of at go test's default of 10 minutes or at
+# CI's limit. The race-enabled unit tests of the slowest package (the
+# core, otelguard/) take about 40 s on a 2-core machine; e2e builds and
+# runs the examples and Jaeger's, and BENCHONCE runs the benchmarks that
+# hold a million lifetimes.
+UNIT_TIMEOUT  ?= 5m
+BENCH_TIMEOUT ?= 10m
+E2E_TIMEOUT   ?= 30m
+# RUN_TIMEOUT bounds each example that make examples runs (with timeout(1),
+# where there is one: coreutils).
+RUN_TIMEOUT   ?= 2m
+
+# Every go test that make runs writes go test -json into .test-output/
+# through skipreport (internal/cmd/skipreport), which prints what go test
+# prints without -json, and keeps the JSON for `make skips`: the summary
+# of every skipped test and its reason, with which make test and make check
+# end. GOTEST is `go test -json`; TO_JSON NAME is the pipe that follows
+# it: ... | $(call TO_JSON,unit) keeps .test-output/unit.json.
+TESTOUT    := $(CURDIR)/.test-output
+SKIPREPORT := $(CURDIR)/bin/skipreport
+GOTEST      = $(GO) test -json
+TO_JSON     = $(SKIPREPORT) -o $(TESTOUT)/$(1).json
+
+## test: everything CI runs (.ci/run): lint, the race-enabled unit tests,
+## the integrations, the Go 1.27 leg, the core under
+## GODEBUG=checkfinalizers=1, every benchmark once, the examples, e2e
+## (Jaeger, PostgreSQL, and with a jaeger-ui build, Chromium); then the
+## summary of every skipped test and why, whether it passed or failed
+test:
+	@rm -rf $(TESTOUT)
+	@status=0; $(MAKE) --no-print-directory test-all || status=$$?; \
+		echo; $(MAKE) --no-print-directory skips; exit $$status
+test-all: lint unit integrations test-go127 test-checkfinalizers benchonce examples e2e
+
+## check: the fast check, before a commit: go vet, staticcheck,
+## otelguardcheck, and the race-enabled unit tests of every module but e2e
+## (the library, the integrations, the examples' tests, the analyzer) —
+## no Jaeger, Chromium or PostgreSQL: OTELGUARD_SKIP_POSTGRES=1 switches the
+## PostgreSQL tests off, and each says so in the summary. About 2 to 3
+## minutes on a warm 2-core machine.
+check: export OTELGUARD_SKIP_POSTGRES := 1
+check:
+	@rm -rf $(TESTOUT)
+	@echo "make check: the PostgreSQL tests are switched off (OTELGUARD_SKIP_POSTGRES=1); make test runs them"
+	@status=0; start=$$SECONDS; $(MAKE) --no-print-directory check-all || status=$$?; \
+		echo; $(MAKE) --no-print-directory skips; \
+		echo "make check: $$((SECONDS - start)) s, $$([ $$status = 0 ] && echo passed || echo FAILED)"; exit $$status
+check-all: lint unit integrations examples-test
+
+## skips: every test skipped in the go test runs that left their JSON in
+## .test-output/ (make test, make check, or single targets), with its reason
+skips: skipreport
+	@shopt -s nullglob; files=($(TESTOUT)/*.json); \
+		if [ $${#files[@]} = 0 ]; then echo "make skips: no test output in $(TESTOUT)"; exit 0; fi; \
+		$(SKIPREPORT) $$(ls -tr "$${files[@]}")
+
+skipreport:
+	@mkdir -p $(TESTOUT)
+	@$(ROOT) build -o $(SKIPREPORT) ./internal/cmd/skipreport
 
 ## lint: go vet, staticcheck and otelguardcheck over every module
 lint: vet staticcheck otelguardcheck
@@ -46,22 +105,55 @@ staticcheck:
 ## otelguardcheck: the analyzer's own tests (race-enabled), then the analyzer
 ## as go vet's vettool over every module: it lints only once its tests pass
 OTELGUARDCHECK := $(CURDIR)/bin/otelguardcheck
-otelguardcheck:
-	cd otelguardcheck && $(GO) test -race -count=1 ./...
+otelguardcheck: skipreport
+	cd otelguardcheck && $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,otelguardcheck)
 	cd otelguardcheck && $(GO) build -o $(OTELGUARDCHECK) ./cmd/otelguardcheck
 	@for m in $(MODULES); do echo "go vet -vettool=otelguardcheck ./... in $$m"; ($(IN_MODULE) $(GO) vet -vettool=$(OTELGUARDCHECK) ./...) || exit 1; done
 
 ## unit: the library's tests, with the race detector (fuzz seeds included)
-unit:
-	$(ROOT) test -race -count=1 ./...
+unit: skipreport
+	GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,unit)
 
 ## integrations: each module under integrations/ (its own go.mod, as
 ## OpenTelemetry's contrib instrumentations are), its race-enabled tests
 ## against its own go.mod; a module added there is tested without an edit here
-## (today integrations/guardhttp and integrations/guardsql)
+## (today integrations/guardgrpc, integrations/guardhttp and
+## integrations/guardsql). A module that fails does not stop the others: the
+## target fails once all have run.
 INTEGRATIONS = $(shell find integrations -mindepth 2 -maxdepth 2 -name go.mod 2>/dev/null | xargs -rn1 dirname | sort)
-integrations:
-	@for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; (cd $$m && GOWORK=off $(GO) test -race -count=1 ./...) || exit 1; done
+integrations: skipreport
+	@status=0; for m in $(INTEGRATIONS); do echo "go test -race ./... in $$m"; \
+		(cd $$m && GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,integration-$$(basename $$m))) || status=1; done; exit $$status
+
+## test-go127: the library's and the integrations' race-enabled unit tests
+## on the next Go, GO127, which the go command fetches from the module proxy
+## (GOTOOLCHAIN; about 10 s the first time, cached after); the go directive
+## stays 1.26.0. It fails unless `go env GOVERSION` under it is GO127.
+GO127 ?= go1.27.3
+test-go127: skipreport
+	@v=$$(GOTOOLCHAIN=$(GO127) $(GO) env GOVERSION); echo "test-go127: $$(GOTOOLCHAIN=$(GO127) $(GO) version)"; \
+		[ "$$v" = $(GO127) ] || { echo "test-go127: GOTOOLCHAIN=$(GO127) runs $$v, not $(GO127)" >&2; exit 1; }
+	GOTOOLCHAIN=$(GO127) GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,go127-unit)
+	@status=0; for m in $(INTEGRATIONS); do echo "GOTOOLCHAIN=$(GO127) go test -race ./... in $$m"; \
+		(cd $$m && GOTOOLCHAIN=$(GO127) GOWORK=off $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,go127-integration-$$(basename $$m))) || status=1; done; exit $$status
+
+## test-checkfinalizers: the core's tests (./otelguard/...) under
+## GODEBUG=checkfinalizers=1: at each GC the runtime checks that no cleanup
+## or finalizer can reach the object it is attached to (one that can never
+## runs: leak detection would miss the leak), and ends the test binary with
+## "detected possible issues with cleanups and/or finalizers" if one can.
+## GODEBUG reaches the test binaries (and the processes they start) through
+## -exec, not the compiler. Without the race detector (unit has it): about
+## 12 s on 2 cores, 45 s with it. CHECKFINALIZERS_SKIP (empty: none) leaves
+## out, saying so, tests that cannot pass under it.
+CHECKFINALIZERS_SKIP ?=
+test-checkfinalizers: skipreport
+	@if [ -n '$(CHECKFINALIZERS_SKIP)' ]; then echo "test-checkfinalizers: left out (-skip): $(CHECKFINALIZERS_SKIP): its child's stderr must be empty, and checkfinalizers writes there"; fi
+	GOWORK=off $(GOTEST) -count=1 -timeout $(UNIT_TIMEOUT) -exec 'env GODEBUG=checkfinalizers=1' -skip '$(CHECKFINALIZERS_SKIP)' ./otelguard/... | $(call TO_JSON,checkfinalizers)
+	@# what -skip left out, in the summary of skips as a skip of its own
+	@if [ -n '$(CHECKFINALIZERS_SKIP)' ]; then \
+		printf '{"Action":"output","Package":"(make test-checkfinalizers)","Test":"%s","Output":"left out by CHECKFINALIZERS_SKIP: its child must write nothing to stderr, and GODEBUG=checkfinalizers=1 writes a queue line there at each GC\\n"}\n{"Action":"skip","Package":"(make test-checkfinalizers)","Test":"%s"}\n' \
+			'$(CHECKFINALIZERS_SKIP)' '$(CHECKFINALIZERS_SKIP)' >> $(TESTOUT)/checkfinalizers.json; fi
 
 ## benchonce: every benchmark of every module, one iteration each, so that
 ## benchmark code cannot rot unseen and the checks benchmarks make run in
@@ -71,20 +163,26 @@ integrations:
 ## would only slow the million-lifetime benchmarks. e2e runs with -short so
 ## that its TestMain does not build and start Jaeger for benchmarks it does
 ## not have.
-BENCHONCE := -count=1 -run '^$$' -bench . -benchtime 1x
-benchonce:
+BENCHONCE := -count=1 -run '^$$' -bench . -benchtime 1x -timeout $(BENCH_TIMEOUT)
+benchonce: skipreport
 	@for m in $(MODULES); do short=; if [ "$$m" = ./e2e ]; then short=-short; fi; \
 		echo "go test $$short -bench . -benchtime 1x ./... in $$m"; \
-		($(IN_MODULE) $(GO) test $$short $(BENCHONCE) ./...) || exit 1; done
+		($(IN_MODULE) $(GOTEST) $$short $(BENCHONCE) ./... | $(call TO_JSON,bench-$$(echo $$m | sed 's|^\./||; s|^\.$$|root|; s|/|-|g'))) || exit 1; done
 
 ## examples: the examples' tests, and each example run to completion
-examples:
-	cd examples && $(GO) test -race -count=1 ./...
-	@for ex in $$(cd examples && ls -d */ | tr -d /); do \
+## (each within RUN_TIMEOUT)
+examples: examples-test
+	@bound=; if command -v timeout >/dev/null; then bound="timeout $(RUN_TIMEOUT)"; fi; \
+	for ex in $$(cd examples && ls -d */ | tr -d /); do \
 		if [ "$$ex" = service ]; then continue; fi; \
-		echo "go run ./examples/$$ex"; \
-		$(GO) run ./examples/$$ex > /dev/null || exit 1; \
+		echo "run ./examples/$$ex"; \
+		$(GO) build -o bin/example-$$ex ./examples/$$ex; \
+		$$bound bin/example-$$ex > /dev/null || { echo "examples/$$ex failed (or ran past $(RUN_TIMEOUT))" >&2; exit 1; }; \
 	done
+
+## examples-test: the examples' tests, race-enabled
+examples-test: skipreport
+	cd examples && $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,examples)
 
 ## bench: every figure of docs/PERFORMANCE.md, measured by bench-ops,
 ## bench-shutdown, bench-memory and bench-integrations in turn (about 9 minutes on a quiet
@@ -162,16 +260,16 @@ bench-memory: bench-bin
 	@echo; echo "== MemoryPerOpen (beyond-span-B/open is what the target, at most 320 B, is about)"; \
 		$(BENCHSTAT) .bench/memory.txt
 
-## bench-integrations: guardhttp's and guardsql's benchmarks beside their
-## baselines (the bare transport, handler or driver, and the same with one
-## raw span), as bench-ops measures the core's: each test binary built once
-## and run BENCHCOUNT times, both after the same `run: N` line in
+## bench-integrations: guardhttp's, guardsql's and guardgrpc's benchmarks
+## beside their baselines (the bare transport, handler or driver, and the
+## same with one raw span; otelgrpc alone for guardgrpc), as bench-ops
+## measures the core's: each test binary built once and run BENCHCOUNT times, both after the same `run: N` line in
 ## .bench/integrations.txt, paired run by run. BenchmarkPostgresSelect
 ## starts a PostgreSQL server on 127.0.0.1 in each run (skipped without one).
-INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$'
+INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$' 'guardgrpc:^BenchmarkGRPC$$'
 bench-integrations:
 	mkdir -p .bench
-	for m in guardhttp guardsql; do \
+	for m in guardhttp guardsql guardgrpc; do \
 		(cd integrations/$$m && GOWORK=off $(GO) test -c -o ../../.bench/$$m.test .); \
 	done
 	rm -f .bench/integrations.txt
@@ -183,15 +281,18 @@ bench-integrations:
 				-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 30m) | tee -a .bench/integrations.txt; \
 		done; \
 	done
-	@for f in Transport TransportOwn Handler HandlerServeHTTP Select Tx PostgresSelect; do \
+	@for f in Transport TransportOwn Handler HandlerServeHTTP Select Tx PostgresSelect GRPC; do \
 		echo; echo "== $$f (baseline first)"; \
 		$(BENCHSTAT) -ignore run,pkg -filter ".name:$$f" -col /impl .bench/integrations.txt; \
 	done
 	@echo; echo "== Paired ratios (each impl against the bare baseline of the same run)"; \
 		$(ROOT) run ./internal/cmd/benchratio .bench/integrations.txt
 
-## jaeger: build the pinned Jaeger and run it on 127.0.0.1 (4317, 4318, 16686),
-## serving the UI from JAEGER_UI_ASSETS or ../shared/jaeger-ui (placeholder without)
+## jaeger: run a Jaeger on 127.0.0.1 (4317, 4318, 16686): JAEGER_BIN when set,
+## else the official image jaegertracing/jaeger:2.13.0 when a Docker engine
+## answers, else the pinned Jaeger, built (~4 min warm, up to 25 min cold on
+## 2 cores; said before it starts); serving the UI from JAEGER_UI_ASSETS or
+## ../shared/jaeger-ui (a built Jaeger shows a placeholder without either)
 jaeger:
 	e2e/scripts/jaeger.sh
 
@@ -200,10 +301,11 @@ jaeger:
 screenshot:
 	e2e/scripts/screenshot.sh
 
-## e2e: end-to-end tests against a Jaeger built from the pinned module; with a
-## jaeger-ui build (as make jaeger finds it) and Chromium, a browser test of the UI;
-## against a throwaway PostgreSQL (its server binaries needed: .ci/run installs
-## them), e2e/pgservice, a module of its own that the tests build and run
-e2e:
+## e2e: end-to-end tests against a Jaeger built from the pinned module (or
+## JAEGER_BIN's: no build); with a jaeger-ui build (as make jaeger finds it)
+## and Chromium, a browser test of the UI; against a throwaway PostgreSQL
+## (its server binaries needed: .ci/run installs them), e2e/pgservice and
+## e2e/pgxservice, modules of their own that the tests build and run
+e2e: skipreport
 	@test -f e2e/go.mod || { echo "e2e: e2e/go.mod is missing: the end-to-end tests are part of make test" >&2; exit 1; }
-	cd e2e && $(GO) test -race -count=1 -timeout 30m ./...
+	cd e2e && $(GOTEST) -race -count=1 -timeout $(E2E_TIMEOUT) ./... | $(call TO_JSON,e2e)

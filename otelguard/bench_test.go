@@ -40,7 +40,7 @@ func (discard) Shutdown(context.Context) error                             { ret
 // batchProvider is an AlwaysSample provider batching to a discarding exporter.
 func batchProvider(tb testing.TB, sampler sdktrace.Sampler) *sdktrace.TracerProvider {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(discard{}))
-	tb.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tb.Cleanup(func() { _ = tp.Shutdown(boundedCtx()) })
 	return tp
 }
 
@@ -812,7 +812,7 @@ func BenchmarkCloseWedgedExporter(b *testing.B) {
 			}
 			b.StopTimer()
 			close(exp.unblock)
-			_ = tp.Shutdown(context.Background())
+			_ = tp.Shutdown(boundedCtx())
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")

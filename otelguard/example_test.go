@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sort"
@@ -530,4 +531,45 @@ func ExampleReleaseTrigger() {
 	// Output:
 	// releasing a because of close
 	// releasing b because of shutdown
+}
+
+// openConfig stands for any io.Closer a program opens.
+func openConfig() io.ReadCloser { return io.NopCloser(strings.NewReader("x")) }
+
+// The README's first example: a Resource, a Guard, and a handle dropped
+// without Close, each a span that ends with one outcome.
+func Example_firstContact() {
+	tracker, rec := exampleTracker()
+	func() {
+		ctx := otelguard.ContextWithTracker(context.Background(), tracker)
+
+		file := otelguard.Track(ctx, "config.file", openConfig()) // any io.Closer
+		defer file.Close(ctx)                                     // span ends: cleaned
+
+		unlock := otelguard.NewGuard(ctx, "cache.unlock", func(context.Context) error {
+			return nil // a deferred cleanup you can Disarm, like Rust's Drop guard
+		})
+		defer unlock.Run() // span ends: cleaned, trigger defer
+
+		//otelguard:handoff dropped on purpose: the example shows the leak
+		otelguard.Track(ctx, "report.file", openConfig())
+	}()
+	for i := 0; i < 100 && stillOpenNamed(tracker, "report.file"); i++ {
+		runtime.GC() // the garbage collector finds the dropped handle
+		_ = tracker.Flush(context.Background())
+	}
+	printLifetimes(rec)
+	// Output:
+	// cache.unlock: cleaned (defer)
+	// config.file: cleaned (close)
+	// report.file: leaked_without_close (gc)
+}
+
+func stillOpenNamed(tracker *otelguard.Tracker, name string) bool {
+	for _, l := range tracker.Live() {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
 }

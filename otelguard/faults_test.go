@@ -139,10 +139,10 @@ func TestFaultBatcherBlockedExporterNeverBlocksReleases(t *testing.T) {
 			ended += everyPath(t, tr, i)
 		}
 		open := otelguard.NewGuard(context.Background(), "open", nop, otelguard.WithTracker(tr))
-		if err := tr.Shutdown(context.Background()); err != nil {
+		if err := tr.Shutdown(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
-		if err := tr.CloseAll(context.Background()); err != nil {
+		if err := tr.CloseAll(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d != 0 {
@@ -153,7 +153,7 @@ func TestFaultBatcherBlockedExporterNeverBlocksReleases(t *testing.T) {
 			t.Fatalf("Live = %d", n)
 		}
 		close(exp.unblock)
-		_ = tp.Shutdown(context.Background())
+		_ = tp.Shutdown(boundedCtx())
 	})
 }
 
@@ -189,10 +189,10 @@ func TestFaultSyncerBlockedExporterBlocksEnd(t *testing.T) {
 		if err := <-ch; err != nil {
 			t.Fatal(err)
 		}
-		if err := tr.Shutdown(context.Background()); err != nil {
+		if err := tr.Shutdown(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
-		_ = tp.Shutdown(context.Background())
+		_ = tp.Shutdown(boundedCtx())
 		if exp.spans.Load() != 2 {
 			t.Fatalf("exported %d spans", exp.spans.Load())
 		}
@@ -229,11 +229,11 @@ func TestFaultErroringExporter(t *testing.T) {
 					t.Fatalf("Close #%d = %v", i, err)
 				}
 			}
-			if err := tr.Shutdown(context.Background()); err != nil {
+			if err := tr.Shutdown(boundedCtx()); err != nil {
 				t.Fatal(err)
 			}
 			ffErr := tp.ForceFlush(context.Background()) // a batcher returns the export error here
-			_ = tp.Shutdown(context.Background())
+			_ = tp.Shutdown(boundedCtx())
 			if runs.Load() != 100 {
 				t.Fatalf("%d releases ran", runs.Load())
 			}
@@ -352,7 +352,7 @@ func TestFaultReleaseIgnoresItsContext(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			_ = acq(tr, ctx, rel, otelguard.CloseOnCancel())
 			cancel()
-			if err := tr.Flush(context.Background()); err != nil {
+			if err := tr.Flush(boundedCtx()); err != nil {
 				t.Errorf("Flush = %v", err)
 			}
 			return otelguard.TriggerCancel, true
@@ -453,7 +453,7 @@ func TestFaultReleaseIgnoresItsContext(t *testing.T) {
 					t.Fatalf("Flush = %v after %v, want DeadlineExceeded after 1s", err, time.Since(ss))
 				}
 				close(unblock)
-				if err := h.tr.Shutdown(context.Background()); err != nil {
+				if err := h.tr.Shutdown(boundedCtx()); err != nil {
 					t.Fatal(err)
 				}
 				if runs.Load() != 1 {
@@ -524,12 +524,12 @@ func TestFaultReleasePanics(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			_ = otelguard.Acquire(ctx, "x", 0, func(ctx context.Context, _ int) error { return rel(ctx) }, otelguard.WithTracker(tr), otelguard.CloseOnCancel())
 			cancel()
-			_ = tr.Flush(context.Background())
+			_ = tr.Flush(boundedCtx())
 			return result{}
 		}},
 		"CloseAll": {otelguard.TriggerShutdown, true, func(t *testing.T, tr *otelguard.Tracker, rel func(context.Context) error) result {
 			_ = res(tr, rel)
-			return result{err: tr.CloseAll(context.Background())}
+			return result{err: tr.CloseAll(boundedCtx())}
 		}},
 		"Scope.Defer/after-close": {otelguard.TriggerScope, false, func(t *testing.T, tr *otelguard.Tracker, rel func(context.Context) error) result {
 			sc := otelguard.NewScope(context.Background(), "scope", otelguard.WithTracker(tr))
@@ -544,7 +544,7 @@ func TestFaultReleasePanics(t *testing.T) {
 			want := &rlPanic{name}
 			var runs atomic.Int32
 			r := p.run(t, h.tr, func(context.Context) error { runs.Add(1); panic(want) })
-			_ = h.tr.Flush(context.Background())
+			_ = h.tr.Flush(boundedCtx())
 			if p.handle {
 				if r.repanicked != nil {
 					t.Fatalf("a library goroutine's path re-panicked %v", r.repanicked)
@@ -585,7 +585,7 @@ func TestFaultReleasePanics(t *testing.T) {
 			case !p.handle && a[attrkey.ErrorType].AsString() != "panic_or_goexit":
 				t.Errorf("error.type = %v", a[attrkey.ErrorType])
 			}
-			_ = h.tr.CloseAll(context.Background()) // the enclosing scopes, if any
+			_ = h.tr.CloseAll(boundedCtx()) // the enclosing scopes, if any
 			if live := h.tr.Live(); len(live) != 0 {
 				t.Fatalf("Live = %+v", live)
 			}
@@ -609,7 +609,7 @@ func TestFaultStragglerPanicsAfterDeadline(t *testing.T) {
 			t.Fatal(err)
 		}
 		close(unblock)
-		if err := h.tr.Shutdown(context.Background()); err != nil {
+		if err := h.tr.Shutdown(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		var pe *otelguard.PanicError
@@ -693,7 +693,7 @@ func TestFaultReleaseGoexit(t *testing.T) {
 		if err := <-r.CloseAsync(context.Background()); err == nil || !strings.Contains(err.Error(), "Goexit") {
 			t.Fatalf("CloseAsync = %v", err)
 		}
-		_ = h.tr.Flush(context.Background())
+		_ = h.tr.Flush(boundedCtx())
 		wantEnd(t, h.one(t, "x"), otelguard.OutcomeFailed, otelguard.TriggerClose)
 	})
 	t.Run("CloseOnCancel", func(t *testing.T) {
@@ -701,7 +701,7 @@ func TestFaultReleaseGoexit(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		_ = otelguard.Acquire(ctx, "x", 0, goexit, otelguard.WithTracker(h.tr), otelguard.CloseOnCancel())
 		cancel()
-		if err := h.tr.Flush(context.Background()); err != nil {
+		if err := h.tr.Flush(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		wantEnd(t, h.one(t, "x"), otelguard.OutcomeFailed, otelguard.TriggerCancel)
@@ -714,7 +714,7 @@ func TestFaultReleaseGoexit(t *testing.T) {
 		var olderRuns atomic.Int32
 		_ = otelguard.Acquire(context.Background(), "older", 0, func(context.Context, int) error { olderRuns.Add(1); return nil }, otelguard.WithTracker(h.tr))
 		_ = otelguard.Acquire(context.Background(), "x", 0, goexit, otelguard.WithTracker(h.tr))
-		err := h.tr.CloseAll(context.Background())
+		err := h.tr.CloseAll(boundedCtx())
 		if err == nil || !strings.Contains(err.Error(), "Goexit") {
 			t.Fatalf("CloseAll = %v, want the Goexit's error", err)
 		}
@@ -956,7 +956,7 @@ func TestShutdownRacesAcquire(t *testing.T) {
 			start := make(chan struct{})
 			wg.Go(func() {
 				<-start
-				_ = h.tr.Shutdown(context.Background())
+				_ = h.tr.Shutdown(boundedCtx())
 			})
 			for w := range workers {
 				wg.Go(func() {
@@ -1092,7 +1092,7 @@ func TestBadInputNilFunctionsRegisterNothing(t *testing.T) {
 		}
 	}
 	// The typed-nil Track is open: close it (os.File.Close on nil returns ErrInvalid).
-	if err := h.tr.CloseAll(context.Background()); !errors.Is(err, os.ErrInvalid) {
+	if err := h.tr.CloseAll(boundedCtx()); !errors.Is(err, os.ErrInvalid) {
 		t.Fatalf("CloseAll = %v", err)
 	}
 	for _, s := range h.rec.Ended() {
@@ -1326,7 +1326,7 @@ func TestLimitsStackFramesAndBytes(t *testing.T) {
 		if tc.frames >= 64 && !strings.HasSuffix(st, elided) {
 			t.Errorf("depth %d: %d bytes without the elision line", tc.frames, len(st))
 		}
-		_ = h.tr.Shutdown(context.Background())
+		_ = h.tr.Shutdown(boundedCtx())
 		if got := attrs(h.one(t, "deep"))[attrkey.Stacktrace].AsString(); got != st {
 			t.Errorf("depth %d: code.stacktrace differs from Live's stack (%d vs %d bytes)", tc.frames, len(got), len(st))
 		}
@@ -1474,7 +1474,7 @@ func TestLeakReportRacesScopeRelease(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	gate := &rlGateProcessor{SpanProcessor: rec, name: "member", entered: make(chan struct{}), unblock: make(chan struct{})}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(gate))
-	defer tp.Shutdown(context.Background())
+	defer tp.Shutdown(boundedCtx())
 	tr := otelguard.New(otelguard.WithTracerProvider(tp))
 	var closed atomic.Bool
 	rlDropScope(tr, &closed)
@@ -1495,7 +1495,7 @@ func TestLeakReportRacesScopeRelease(t *testing.T) {
 	// by the gate): run it aside, and open the gate once the scope is no
 	// longer open (CloseAll claimed and released it) or a bounded while.
 	closeAll := make(chan error, 1)
-	go func() { closeAll <- tr.CloseAll(context.Background()) }()
+	go func() { closeAll <- tr.CloseAll(boundedCtx()) }()
 	for i := 0; i < 1_000_000 && slices.ContainsFunc(tr.Live(), func(l otelguard.LiveLifetime) bool {
 		return l.Name == "dropped.scope" && !l.Releasing
 	}); i++ {
@@ -1503,7 +1503,7 @@ func TestLeakReportRacesScopeRelease(t *testing.T) {
 	}
 	close(gate.unblock)
 	err := <-closeAll
-	_ = tr.Flush(context.Background())
+	_ = tr.Flush(boundedCtx())
 	var scope sdktrace.ReadOnlySpan
 	for _, s := range rec.Ended() {
 		if s.Name() == "dropped.scope" {

@@ -85,7 +85,7 @@ func TestFindingLeak(t *testing.T) {
 func TestFindingOpenAtShutdown(t *testing.T) {
 	h := newHarness(t)
 	otelguard.NewGuard(context.Background(), "held", nop, otelguard.WithTracker(h.tr)) //otelguard:handoff reported at shutdown
-	_ = h.tr.Shutdown(context.Background())
+	_ = h.tr.Shutdown(boundedCtx())
 	linksTo(t, wantFinding(t, h, "open_at_shutdown", "held"), h.one(t, "held"))
 }
 
@@ -137,7 +137,7 @@ func TestFindingsAreRateLimitedPerSite(t *testing.T) {
 		if got := attrs(fs[1])["otelguard.repeats"].AsInt64(); got != 4 {
 			t.Errorf("otelguard.repeats = %d, want 4 (the ones folded in the first interval)", got)
 		}
-		_ = h.tr.CloseAll(context.Background())
+		_ = h.tr.CloseAll(boundedCtx())
 	})
 }
 
@@ -148,7 +148,7 @@ func TestNoFindingOnTheHappyPath(t *testing.T) {
 		_ = otelguard.Acquire(context.Background(), "r", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr)).Close(context.Background())
 	}
 	otelguard.NewGuard(context.Background(), "g", nop, otelguard.WithTracker(h.tr)).Disarm()
-	_ = h.tr.Shutdown(context.Background())
+	_ = h.tr.Shutdown(boundedCtx())
 	if n := len(h.finds.Ended()); n != 0 {
 		t.Fatalf("%d findings", n)
 	}

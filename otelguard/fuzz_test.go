@@ -587,7 +587,7 @@ func (m *fzModel) step(op, arg byte) {
 // shutdown models Shutdown: terminal, it reports what is open once; what
 // is acquired after it is not tracked.
 func (m *fzModel) shutdown() {
-	if err := m.h.tr.Shutdown(context.Background()); err != nil {
+	if err := m.h.tr.Shutdown(boundedCtx()); err != nil {
 		m.fatalf("Shutdown = %v", err)
 	}
 	if m.shut {
@@ -605,7 +605,7 @@ func (m *fzModel) shutdown() {
 // elsewhere, then releases them newest first (a scope it releases skips
 // the members it took on itself).
 func (m *fzModel) closeAll() {
-	err := m.h.tr.CloseAll(context.Background())
+	err := m.h.tr.CloseAll(boundedCtx())
 	ls := slices.Clone(m.lives)
 	slices.SortFunc(ls, func(a, b *fzLife) int { return b.seq - a.seq }) // newest first
 	var todo []*fzLife
@@ -748,7 +748,7 @@ func runLifetimeOps(t *testing.T, data []byte) {
 	// The cancels start the releases of watched lifetimes acquired after
 	// Shutdown, which CloseAll leaves alone: wait for them here, so that
 	// what they hand otel.Handle does not land in the next input's run.
-	if err := m.h.tr.Flush(context.Background()); err != nil {
+	if err := m.h.tr.Flush(boundedCtx()); err != nil {
 		m.fatalf("Flush = %v", err)
 	}
 	if live := m.h.tr.Live(); len(live) != 0 {

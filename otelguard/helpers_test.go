@@ -172,3 +172,18 @@ func withoutFindings(ss []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
 	}
 	return out
 }
+
+// boundedCtx is a context for a Shutdown, CloseAll or Flush in a test: a
+// minute at most, so that a hang fails with the test's name and a stack
+// instead of waiting for the package's timeout. Inside a testing/synctest
+// bubble (no monotonic clock reading), where fake time may run for hours
+// on purpose, it is context.Background(): the bubble's deadlock detection
+// names a hang there.
+func boundedCtx() context.Context {
+	if now := time.Now(); now == now.Round(0) {
+		return context.Background()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	_ = cancel // the timer ends with the minute; tests make a bounded number
+	return ctx
+}

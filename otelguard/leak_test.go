@@ -25,7 +25,7 @@ func collectLeaks(t testing.TB, tr *otelguard.Tracker, want int64) {
 		runtime.GC()
 		runtime.Gosched()
 	}
-	if err := tr.Flush(context.Background()); err != nil {
+	if err := tr.Flush(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if got := bridge.LeakCount(tr); got != want {
@@ -94,7 +94,7 @@ func TestClosedLifetimesAreNeverReported(t *testing.T) {
 	for range 3 {
 		runtime.GC()
 	}
-	_ = h.tr.Flush(context.Background())
+	_ = h.tr.Flush(boundedCtx())
 	if n := bridge.LeakCount(h.tr); n != 0 {
 		t.Fatalf("%d false leaks", n)
 	}
@@ -120,11 +120,11 @@ func TestLeakDetectionOffKeepsLifetimeForCloseAll(t *testing.T) {
 	for range 3 {
 		runtime.GC()
 	}
-	_ = h.tr.Flush(context.Background())
+	_ = h.tr.Flush(boundedCtx())
 	if bridge.LeakCount(h.tr) != 0 || len(h.tr.Live()) != 1 {
 		t.Fatalf("Off: leaks %d, live %d", bridge.LeakCount(h.tr), len(h.tr.Live()))
 	}
-	if err := h.tr.CloseAll(context.Background()); err != nil || !released.Load() {
+	if err := h.tr.CloseAll(boundedCtx()); err != nil || !released.Load() {
 		t.Fatalf("CloseAll = %v, released %v", err, released.Load())
 	}
 }
@@ -161,7 +161,7 @@ func TestReleaseOnLeak(t *testing.T) {
 func TestLeakDetectionIgnoresSampling(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
+	defer tp.Shutdown(boundedCtx())
 	tr := otelguard.New(otelguard.WithTracerProvider(tp))
 	leakResource(tr)
 	collectLeaks(t, tr, 1)
@@ -226,8 +226,8 @@ func TestLeakReportNeverBlocksRuntimeCleanups(t *testing.T) {
 		break
 	}
 	close(bp.release)
-	_ = tr.Flush(context.Background())
-	_ = tp.Shutdown(context.Background())
+	_ = tr.Flush(boundedCtx())
+	_ = tp.Shutdown(boundedCtx())
 }
 
 // CloseOnCancel with a context that can be done hands the release to the
@@ -247,7 +247,7 @@ func TestCloseOnCancelDroppedHandleIsNotALeak(t *testing.T) {
 	for range 5 {
 		runtime.GC()
 	}
-	if err := h.tr.Flush(context.Background()); err != nil {
+	if err := h.tr.Flush(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if n := bridge.LeakCount(h.tr); n != 0 {
@@ -257,7 +257,7 @@ func TestCloseOnCancelDroppedHandleIsNotALeak(t *testing.T) {
 		t.Fatalf("Live = %+v, want the lifetime open, waiting for its context", live)
 	}
 	cancel()
-	if err := h.tr.Flush(context.Background()); err != nil {
+	if err := h.tr.Flush(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if released.Load() != 1 {
@@ -317,7 +317,7 @@ func TestDroppingAHandleAfterCancelIsNotALeak(t *testing.T) {
 	for range 5 {
 		runtime.GC()
 	}
-	if err := h.tr.Flush(context.Background()); err != nil {
+	if err := h.tr.Flush(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if got := bridge.LeakCount(h.tr); got != 0 {

@@ -84,7 +84,8 @@ type lifetime struct {
 // under it). It also answers releasingKey with its lifetime: that is how a
 // Close, Flush, Shutdown or CloseAll called from inside a release knows
 // not to wait for itself. It is a field of the lifetime, which releases at
-// most once, so passing it allocates nothing beyond the span's context.
+// most once, and it answers the span itself (see isSpanKey) rather than
+// wrapping ctx in trace.ContextWithSpan: passing it allocates nothing.
 type releaseCtx struct {
 	context.Context
 	l *lifetime
@@ -111,7 +112,27 @@ func (c *releaseCtx) Value(key any) any {
 	if _, ok := key.(releasingKey); ok {
 		return c
 	}
+	if c.l.span != nil && isSpanKey(key) {
+		return c.l.span
+	}
 	return c.Context.Value(key)
+}
+
+// spanProbe holds probeSpan under the OpenTelemetry API's own (unexported)
+// context key for the current span: isSpanKey tells that key by asking it.
+var (
+	probeSpan = trace.SpanFromContext(context.Background()) // a non-recording span value
+	spanProbe = trace.ContextWithSpan(context.Background(), probeSpan)
+)
+
+// isSpanKey reports whether key is the key under which trace.ContextWithSpan
+// stores the current span, so that trace.SpanFromContext(releaseCtx) finds
+// the lifetime's span without a context allocated per release. One
+// interface comparison: spanProbe is a single context.WithValue over
+// Background.
+func isSpanKey(key any) bool {
+	s, ok := spanProbe.Value(key).(trace.Span)
+	return ok && s == probeSpan
 }
 
 // releasing returns the innermost release ctx runs in, or nil.

@@ -121,21 +121,6 @@ func (l *lifetime) logRecord(lg *slog.Logger, what string, released bool, repeat
 	lg.LogAttrs(ctx, slog.LevelWarn, "otelguard: lifetime "+what, attrs...)
 }
 
-// WithLeakLogInterval bounds what the Tracker's logger writes about missed
-// closes (leaked_without_close, open_at_shutdown, closed_by_context
-// lifetimes) and what findings it emits: the first of a call
-// site (the same acquire stack; without stacks, the same name and kind) is
-// logged at once; the next ones are counted, and at the end of each
-// interval d one record stands for those of the interval, with
-// otelguard.repeats = their count (and the fields of the latest). After an
-// interval with none, the next is logged at once again. A leak in a loop
-// of a million is a record per interval, not a million. Shutdown logs what
-// it has counted before it returns. Zero or negative d selects
-// defaultLeakLogInterval (one minute).
-func WithLeakLogInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.leakLog = d })
-}
-
 func (t *Tracker) leakLogInterval() time.Duration {
 	if t.cfg.leakLog == 0 {
 		return defaultLeakLogInterval

@@ -26,7 +26,7 @@ type metricHarness struct {
 func newMetricHarness(t testing.TB, opts ...otelguard.Option) *metricHarness {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = mp.Shutdown(boundedCtx()) })
 	h := newHarness(t, append([]otelguard.Option{otelguard.WithMeterProvider(mp)}, opts...)...)
 	return &metricHarness{harness: h, reader: reader}
 }
@@ -124,10 +124,10 @@ func TestMetricsCountLifetimes(t *testing.T) {
 func TestMetricsCountLeaksWhateverTheSampling(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	defer mp.Shutdown(boundedCtx())
 	h := &metricHarness{reader: reader}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
-	defer tp.Shutdown(context.Background())
+	defer tp.Shutdown(boundedCtx())
 	tr := otelguard.New(otelguard.WithTracerProvider(tp), otelguard.WithMeterProvider(mp))
 	leakResource(tr)
 	collectLeaks(t, tr, 1)

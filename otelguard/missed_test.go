@@ -98,7 +98,7 @@ func TestNoMissedCloseWithoutTheCall(t *testing.T) {
 func TestOpenAtShutdownIsAMissedClose(t *testing.T) {
 	h := newMetricHarness(t)
 	otelguard.NewGuard(context.Background(), "held", nop, otelguard.WithTracker(h.tr)) //otelguard:handoff reported at shutdown
-	if err := h.tr.Shutdown(context.Background()); err != nil {
+	if err := h.tr.Shutdown(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	s := h.one(t, "held")
@@ -128,7 +128,7 @@ func TestOwnersEndsAreNotMissedCloses(t *testing.T) {
 	otelguard.Acquire(ctx, "cancel", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr), otelguard.CloseOnCancel()) //otelguard:handoff the context owns it
 	cancel()
 	otelguard.NewGuard(context.Background(), "closeall", nop, otelguard.WithTracker(h.tr)) //otelguard:handoff CloseAll releases it
-	if err := h.tr.CloseAll(context.Background()); err != nil {
+	if err := h.tr.CloseAll(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	otelguard.Acquire(context.Background(), "detach", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr)).Detach()

@@ -164,6 +164,21 @@ func WithDefaultHoldThreshold(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.defaultHold = d })
 }
 
+// WithLeakLogInterval bounds what the Tracker's logger writes about missed
+// closes (leaked_without_close, open_at_shutdown, closed_by_context
+// lifetimes) and what findings it emits: the first of a call
+// site (the same acquire stack; without stacks, the same name and kind) is
+// logged at once; the next ones are counted, and at the end of each
+// interval d one record stands for those of the interval, with
+// otelguard.repeats = their count (and the fields of the latest). After an
+// interval with none, the next is logged at once again. A leak in a loop
+// of a million is a record per interval, not a million. Shutdown logs what
+// it has counted before it returns. Zero or negative d selects
+// defaultLeakLogInterval (one minute).
+func WithLeakLogInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.leakLog = d })
+}
+
 // WithLogger sets the Tracker's logger, where every leak reaches a person
 // whatever the trace sampling: a Warn record for each lifetime that ends
 // leaked_without_close or open_at_shutdown (name, kind, outcome, age, the
@@ -338,3 +353,8 @@ const maxAttributes = 64
 func WithAttributes(kv ...attribute.KeyValue) AcquireOption {
 	return AcquireOption{op: opAttributes, attrs: kv}
 }
+
+// OutlivesRequest says that a lifetime is meant to outlive the Request in
+// its acquire context (a connection handed to a pool, a background job):
+// Request.End does not report it.
+func OutlivesRequest() AcquireOption { return AcquireOption{op: opOutlivesRequest} }

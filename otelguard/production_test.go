@@ -71,7 +71,7 @@ func dropUnsampled(tr *otelguard.Tracker, ctx context.Context) {
 func TestUnsampledLeakIsLogged(t *testing.T) {
 	h := &recordingHandler{}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
-	defer tp.Shutdown(context.Background())
+	defer tp.Shutdown(boundedCtx())
 	tr := otelguard.New(otelguard.WithTracerProvider(tp), otelguard.WithLogger(slog.New(h)))
 	ctx, parent := tp.Tracer("t").Start(context.Background(), "request")
 	dropUnsampled(tr, ctx)
@@ -122,7 +122,7 @@ func TestLeakInALoopIsLoggedOnceWithACount(t *testing.T) {
 		otelguard.WithLogger(slog.New(slog.NewTextHandler(&out, nil))), otelguard.WithLeakLogInterval(time.Hour))
 	leakInALoop(tr, 10_000)
 	collectLeaks(t, tr, 10_000)
-	if err := tr.Shutdown(context.Background()); err != nil { // logs what the hour folded
+	if err := tr.Shutdown(boundedCtx()); err != nil { // logs what the hour folded
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -186,7 +186,7 @@ func TestOpenAtShutdownIsLoggedPerSite(t *testing.T) {
 	for range 50 {
 		keep = append(keep, otelguard.NewGuard(context.Background(), "worker.lock", nop, otelguard.WithTracker(tr)))
 	}
-	if err := tr.Shutdown(context.Background()); err != nil {
+	if err := tr.Shutdown(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -202,10 +202,10 @@ func TestOpenAtShutdownIsLoggedPerSite(t *testing.T) {
 func TestLeakMetricHasTheLifetimeAsExemplar(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	defer mp.Shutdown(boundedCtx())
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
+	defer tp.Shutdown(boundedCtx())
 	tr := otelguard.New(otelguard.WithTracerProvider(tp), otelguard.WithMeterProvider(mp))
 	dropUnsampled(tr, context.Background())
 	collectLeaks(t, tr, 1)
@@ -264,7 +264,7 @@ func TestLeakSamplingWatchesTheFirstThenOneInN(t *testing.T) {
 			t.Fatal("an unwatched lifetime paid for a stack")
 		}
 	}
-	if err := h.tr.CloseAll(context.Background()); err != nil {
+	if err := h.tr.CloseAll(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(h.ended("sampled")); n != 16+5*10 {

@@ -81,7 +81,7 @@ func (r release) run(ctx context.Context) (res relResult) {
 		detached = true
 	}
 	l.relTrig, l.relFlights = indexOf(r.trig), int16(r.flights)
-	l.relCtx = releaseCtx{Context: l.spanContext(ctx), l: l}
+	l.relCtx = releaseCtx{Context: ctx, l: l}
 	timed := l.flags&flRecording != 0 || l.m != nil
 	var start time.Time
 	if timed {

@@ -63,11 +63,6 @@ func requestFrom(ctx context.Context) *Request {
 	return r
 }
 
-// OutlivesRequest says that a lifetime is meant to outlive the Request in
-// its acquire context (a connection handed to a pool, a background job):
-// Request.End does not report it.
-func OutlivesRequest() AcquireOption { return AcquireOption{op: opOutlivesRequest} }
-
 // join makes l a member of the Request in ctx, if there is one and it has
 // not ended.
 func (r *Request) join(l *lifetime) {

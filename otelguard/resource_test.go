@@ -215,7 +215,7 @@ func TestCloseAsyncReturnsByDeadlineAndShutdownWaitsForStraggler(t *testing.T) {
 			t.Fatalf("Shutdown with a straggler running = %v, want DeadlineExceeded", err)
 		}
 		go close(unblock)
-		if err := h.tr.Flush(context.Background()); err != nil {
+		if err := h.tr.Flush(boundedCtx()); err != nil {
 			t.Fatalf("Flush = %v", err)
 		}
 		<-finished
@@ -288,7 +288,7 @@ func TestCancellationIsNotATimeout(t *testing.T) {
 			t.Errorf("error.type = %q, want canceled", got)
 		}
 		close(unblock)
-		if err := h.tr.Flush(context.Background()); err != nil {
+		if err := h.tr.Flush(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -356,7 +356,7 @@ func TestCloseAsync(t *testing.T) {
 		t.Fatal("release did not run once")
 	}
 	wantEnd(t, h.one(t, "c"), otelguard.OutcomeCleaned, otelguard.TriggerClose)
-	if err := h.tr.Shutdown(context.Background()); err != nil {
+	if err := h.tr.Shutdown(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -373,7 +373,7 @@ func TestCloseAsyncPanicBecomesError(t *testing.T) {
 	if got := hd.all(); len(got) != 1 {
 		t.Fatalf("otel.Handle got %v", got)
 	}
-	_ = h.tr.Shutdown(context.Background())
+	_ = h.tr.Shutdown(boundedCtx())
 	wantEnd(t, h.one(t, "c"), otelguard.OutcomeFailed, otelguard.TriggerClose)
 }
 
@@ -383,7 +383,7 @@ func TestCloseAsyncGoexitStillDelivers(t *testing.T) {
 	if err := <-r.CloseAsync(context.Background()); err == nil {
 		t.Fatal("CloseAsync of a Goexit release = nil")
 	}
-	_ = h.tr.Shutdown(context.Background())
+	_ = h.tr.Shutdown(boundedCtx())
 	wantEnd(t, h.one(t, "c"), otelguard.OutcomeFailed, otelguard.TriggerClose)
 }
 
@@ -454,7 +454,7 @@ func TestCloseOnCancel(t *testing.T) {
 	if err := <-released; err != nil {
 		t.Error("release after cancel got a done ctx, want a detached one")
 	}
-	if err := h.tr.Shutdown(context.Background()); err != nil { // waits for the release goroutine
+	if err := h.tr.Shutdown(boundedCtx()); err != nil { // waits for the release goroutine
 		t.Fatal(err)
 	}
 	a := wantEnd(t, h.one(t, "lease"), otelguard.OutcomeCleaned, otelguard.TriggerCancel)
@@ -474,7 +474,7 @@ func TestCloseBeforeCancelStopsTheWatch(t *testing.T) {
 		otelguard.WithTracker(h.tr), otelguard.CloseOnCancel())
 	_ = r.Close(context.Background())
 	cancel()
-	_ = h.tr.Shutdown(context.Background())
+	_ = h.tr.Shutdown(boundedCtx())
 	if runs.Load() != 1 {
 		t.Fatalf("release ran %d times", runs.Load())
 	}
@@ -492,7 +492,7 @@ func TestCloseOnCancelRacesClose(t *testing.T) {
 		wg.Go(cancel)
 		wg.Go(func() { _ = r.Close(context.Background()) })
 		wg.Wait()
-		_ = h.tr.Flush(context.Background())
+		_ = h.tr.Flush(boundedCtx())
 		if runs.Load() != 1 {
 			t.Fatalf("release ran %d times", runs.Load())
 		}

@@ -3,7 +3,7 @@ package otelguard_test
 // Stress at the edges issue 11 moved the contract to: Trackers the program
 // drops while their lifetimes are open, and lifetimes inside
 // testing/synctest bubbles. The promises are tested one at a time in
-// promises_test.go; here many goroutines keep them at once.
+// tracker_edges_test.go; here many goroutines keep them at once.
 
 import (
 	"context"
@@ -92,10 +92,10 @@ func TestStressDroppedTrackers(t *testing.T) {
 	}
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
+	defer tp.Shutdown(boundedCtx())
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	defer mp.Shutdown(boundedCtx())
 
 	var released atomic.Int64
 	stop := make(chan struct{})
@@ -338,20 +338,20 @@ func TestStressInBubble(t *testing.T) {
 				t.Fatalf("%d of %d dropped handles found in 1000 collections", bridge.LeakCount(h.tr), dropped)
 			}
 			runtime.GC()
-			if err := h.tr.Flush(context.Background()); err != nil {
+			if err := h.tr.Flush(boundedCtx()); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := h.tr.Flush(context.Background()); err != nil { // the stragglers
+		if err := h.tr.Flush(boundedCtx()); err != nil { // the stragglers
 			t.Fatal(err)
 		}
 		if live := h.tr.Live(); len(live) != want["dropped-release"] {
 			t.Errorf("%d lifetimes open before CloseAll, want the %d leaked ones left to the bubble", len(live), want["dropped-release"])
 		}
-		if err := h.tr.CloseAll(context.Background()); err != nil {
+		if err := h.tr.CloseAll(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.tr.Shutdown(context.Background()); err != nil {
+		if err := h.tr.Shutdown(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		if live := h.tr.Live(); len(live) != 0 {

@@ -471,9 +471,9 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 				case <-s.ticks[k]:
 				}
 				if k == 0 {
-					_ = h.tr.CloseAll(context.Background())
+					_ = h.tr.CloseAll(boundedCtx())
 				} else {
-					_ = h.tr.Flush(context.Background())
+					_ = h.tr.Flush(boundedCtx())
 				}
 				sweeps[k].Add(1)
 			}
@@ -503,17 +503,17 @@ func TestStressEveryPathAtOnce(t *testing.T) {
 			t.Fatalf("%d dropped handles never found by leak detection", s.gcPending())
 		}
 		runtime.GC()
-		_ = h.tr.Flush(context.Background())
+		_ = h.tr.Flush(boundedCtx())
 	}
 	for _, c := range s.cancels {
 		c()
 	}
-	_ = h.tr.Flush(context.Background())
-	if err := h.tr.Shutdown(context.Background()); err != nil {
+	_ = h.tr.Flush(boundedCtx())
+	if err := h.tr.Shutdown(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
-	_ = h.tr.CloseAll(context.Background())
-	if err := h.tr.Flush(context.Background()); err != nil {
+	_ = h.tr.CloseAll(boundedCtx())
+	if err := h.tr.Flush(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if live := h.tr.Live(); len(live) != 0 {

@@ -32,7 +32,7 @@ func TestShutdownReportsOpenAndKeepsWorking(t *testing.T) {
 	closed := otelguard.Acquire(context.Background(), "closed", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(h.tr))
 	_ = closed.Close(context.Background())
 
-	if err := h.tr.Shutdown(context.Background()); err != nil {
+	if err := h.tr.Shutdown(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"open.guard", "open.res"} {
@@ -47,7 +47,7 @@ func TestShutdownReportsOpenAndKeepsWorking(t *testing.T) {
 	if len(live) != 2 || !live[0].Reported || live[0].Name != "open.guard" {
 		t.Fatalf("Live after Shutdown = %+v", live)
 	}
-	if err := h.tr.Shutdown(context.Background()); err != nil {
+	if err := h.tr.Shutdown(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(h.rec.Ended()); n != 3 {
@@ -94,7 +94,7 @@ func TestConcurrentShutdownReportsEachOnce(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 4 {
-		wg.Go(func() { _ = h.tr.Shutdown(context.Background()) })
+		wg.Go(func() { _ = h.tr.Shutdown(boundedCtx()) })
 	}
 	wg.Wait()
 	if got := len(h.ended("g")); got != n {
@@ -117,7 +117,7 @@ func TestCloseAllReleasesNewestFirst(t *testing.T) {
 	_ = closed.Run()
 	log.seq = nil
 
-	err := h.tr.CloseAll(context.Background())
+	err := h.tr.CloseAll(boundedCtx())
 	if !errors.Is(err, boom) {
 		t.Fatalf("CloseAll = %v, want the release error", err)
 	}
@@ -130,7 +130,7 @@ func TestCloseAllReleasesNewestFirst(t *testing.T) {
 			t.Errorf("%s trigger %q", n, got)
 		}
 	}
-	if err := h.tr.CloseAll(context.Background()); err != nil {
+	if err := h.tr.CloseAll(boundedCtx()); err != nil {
 		t.Fatalf("second CloseAll = %v", err)
 	}
 	if err := g.Run(); err != nil || len(log.seq) != 3 {
@@ -142,7 +142,7 @@ func TestCloseAllTurnsPanicsIntoErrors(t *testing.T) {
 	h := newHarness(t)
 	hd := captureHandled(t)
 	_ = otelguard.NewGuard(context.Background(), "p", func(context.Context) error { panic("x") }, otelguard.WithTracker(h.tr))
-	err := h.tr.CloseAll(context.Background())
+	err := h.tr.CloseAll(boundedCtx())
 	var pe *otelguard.PanicError
 	if !errors.As(err, &pe) || pe.Value != "x" {
 		t.Fatalf("CloseAll = %v", err)
@@ -211,7 +211,7 @@ func TestNoopProviderStartsNoSpansButTracks(t *testing.T) {
 		t.Fatalf("Live = %d", n)
 	}
 	_ = r.Value()
-	if err := tr.CloseAll(context.Background()); err != nil {
+	if err := tr.CloseAll(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if ran.Load() != 2 {
@@ -254,7 +254,7 @@ func TestZeroTrackerWorks(t *testing.T) {
 		t.Fatalf("Live = %+v", live)
 	}
 	_ = g.Run()
-	if err := tr.Shutdown(context.Background()); err != nil {
+	if err := tr.Shutdown(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -271,10 +271,10 @@ func TestExactlyOneOutcomeUnderRacingEnds(t *testing.T) {
 		wg.Go(func() { _ = r.Close(context.Background()) })
 		wg.Go(func() { <-r.CloseAsync(context.Background()) })
 		wg.Go(func() { _ = r.Detach() })
-		wg.Go(func() { _ = tr.CloseAll(context.Background()) })
-		wg.Go(func() { _ = tr.Shutdown(context.Background()) })
+		wg.Go(func() { _ = tr.CloseAll(boundedCtx()) })
+		wg.Go(func() { _ = tr.Shutdown(boundedCtx()) })
 		wg.Wait()
-		_ = tr.Flush(context.Background())
+		_ = tr.Flush(boundedCtx())
 	}
 	spans := h.ended("x")
 	if len(spans) != n {
@@ -327,7 +327,7 @@ func TestPanicMessagesArePrefixed(t *testing.T) {
 			f()
 		})
 	}
-	_ = tr.CloseAll(context.Background())
+	_ = tr.CloseAll(boundedCtx())
 }
 
 // One rule for every duration and count option: zero selects the
@@ -430,10 +430,10 @@ func TestCloseAllIsBoundedByItsDeadline(t *testing.T) {
 			t.Fatalf("Live = %+v, want the straggler and the two not reached", live)
 		}
 		close(hung)
-		if err := h.tr.Flush(context.Background()); err != nil {
+		if err := h.tr.Flush(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.tr.CloseAll(context.Background()); err != nil {
+		if err := h.tr.CloseAll(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range []string{"guard", "oldest.res"} {
@@ -475,7 +475,7 @@ func TestCloseAllReturnsByDeadlineForAGuardWithADoneContext(t *testing.T) {
 			t.Fatalf("CloseAll took %v, want 50ms", d)
 		}
 		close(unblock)
-		if err := h.tr.Flush(context.Background()); err != nil {
+		if err := h.tr.Flush(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 	})

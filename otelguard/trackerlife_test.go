@@ -34,7 +34,7 @@ func TestReleaseOnLeakAcquiredAfterShutdownRunsWithTheTrackerDropped(t *testing.
 	released := make(chan struct{})
 	func() {
 		tr := otelguard.New()
-		if err := tr.Shutdown(context.Background()); err != nil {
+		if err := tr.Shutdown(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		//otelguard:handoff dropped on purpose
@@ -58,7 +58,7 @@ func TestReleaseOnLeakAcquiredBeforeShutdownRunsWithTheTrackerDropped(t *testing
 			close(released)
 			return nil
 		}, otelguard.WithTracker(h.tr), otelguard.ReleaseOnLeak())
-		if err := h.tr.Shutdown(context.Background()); err != nil {
+		if err := h.tr.Shutdown(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		h.tr = nil // the test keeps only the recorder

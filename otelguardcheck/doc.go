@@ -4,16 +4,49 @@
 // Leak detection finds the same mistake at run time, after a collection;
 // this finds most of them at go vet time.
 //
-//	go install github.com/otelguard/otelguard-go/otelguardcheck/cmd/otelguardcheck@latest
-//	go vet -vettool=$(which otelguardcheck) ./...
+// # Install
 //
-// Package golangci registers it as a golangci-lint module plugin.
+// It is a module of its own (github.com/otelguard/otelguard-go/otelguardcheck),
+// built from a clone of the repository; it needs only Go and the module
+// proxy (golang.org/x/tools, and the golangci-lint plugin registry):
+//
+//	git clone https://github.com/otelguard/otelguard-go
+//	cd otelguard-go/otelguardcheck
+//	go install ./cmd/otelguardcheck              # into $(go env GOPATH)/bin, or $GOBIN
+//	go build -o /usr/local/bin/otelguardcheck ./cmd/otelguardcheck   # or anywhere
+//
+// (go -C otelguard-go/otelguardcheck install ./cmd/otelguardcheck does the
+// same from elsewhere.) Once the module is published, go install
+// github.com/otelguard/otelguard-go/otelguardcheck/cmd/otelguardcheck@latest
+// will do without a clone; until then it fails, the module being unknown to
+// the proxy. Then, in the module to check:
+//
+//	go vet -vettool=$(which otelguardcheck) ./...
+//	otelguardcheck ./...                         # the same, standalone
+//
+// make lint and make check in the repository build it into bin/ and run
+// it over every module of the tree.
+//
+// # golangci-lint
+//
+// Package golangci registers it as a golangci-lint v2 module plugin (see
+// https://golangci-lint.run/docs/plugins/module-plugins). golangci-lint
+// custom builds a golangci-lint that includes it, from a .custom-gcl.yml;
+// otelguardcheck/.custom-gcl.yml is one for a clone (the plugin's path
+// given as a directory, the module not being published):
+//
+//	cd otelguard-go/otelguardcheck
+//	golangci-lint custom   # writes ./bin/golangci-lint-otelguard
+//
+// and .golangci.yml enables it as package golangci's doc says. golangci-lint
+// custom clones golangci-lint's repository from GitHub with git, and builds
+// it with the Go on $PATH (1.26 or later for this module).
 //
 // # Rules
 //
 // A lifetime acquired into a local variable by a function of package
-// otelguard that returns a handle (NewGuard, Acquire, Track, NewScope, and
-// the Tracker's NewGuard and NewScope) must be ended, or handed off, on
+// otelguard that returns a handle (NewGuard, Acquire, Track, NewScope) must
+// be ended, or handed off, on
 // every path from the acquire to a return:
 //
 //   - a *Guard by Run or Disarm;

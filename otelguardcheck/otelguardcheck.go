@@ -28,8 +28,8 @@ var Analyzer = &analysis.Analyzer{
 	Requires: []*analysis.Analyzer{inspect.Analyzer, ctrlflow.Analyzer},
 }
 
-const rulesDoc = `A lifetime acquired by otelguard (NewGuard, Acquire, Track, NewScope and the
-Tracker methods) into a local variable must be ended on every path to a
+const rulesDoc = `A lifetime acquired by otelguard (NewGuard, Acquire, Track, NewScope) into
+a local variable must be ended on every path to a
 return: a *Guard by Run or Disarm, a *Resource by Close, CloseAsync or Detach,
 a *Scope by Close or Disarm (Tracker.CloseAll ends them all). Returning it,
 storing it in a field, map, slice or global, sending it on a channel,

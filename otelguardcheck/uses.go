@@ -13,7 +13,7 @@ type effect uint8
 
 const (
 	// neutral: the handle is read and stays where it is (Value, Name,
-	// Touch, Defer, Add on a scope, a nil check, a call of a function of
+	// Defer, Add on a scope, a nil check, a call of a function of
 	// this package that provably does not keep it).
 	neutral effect = iota
 	// taken: the lifetime is ended (Close, Run, Disarm, …) or handed off

@@ -7,9 +7,9 @@
 // Jaeger v1.76.0 with the dependency versions Jaeger pins, and otelguard's
 // would move them (OpenTelemetry v1.47's go.opentelemetry.io/otel/log, which
 // Jaeger's go.opentelemetry.io/otel/sdk/log v0.14 does not build with). For
-// the same reason it starts the PostgreSQL server itself, with guardsql's
-// pgtest (a temporary data directory, a free port of 127.0.0.1), and stops
-// it when it exits: e2e starts and stops the process.
+// the same reason it starts the PostgreSQL server itself, with the
+// repository's internal/pgtest (a temporary data directory, a free port of
+// 127.0.0.1), and stops it when it exits: e2e starts and stops the process.
 //
 //	GET  /items/{id}  an item's name; the handler returns early without
 //	                  closing its rows when the item is disabled, and their
@@ -52,8 +52,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
-	"github.com/otelguard/otelguard-go/integrations/guardsql/pgtest"
 	"github.com/otelguard/otelguard-go/internal/bridge"
+	"github.com/otelguard/otelguard-go/internal/pgtest"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"

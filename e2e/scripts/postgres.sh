@@ -1,6 +1,6 @@
-# Sourced, not run: PostgreSQL's server binaries, which guardsql's pgtest
+# Sourced, not run: PostgreSQL's server binaries, which internal/pgtest
 # starts a throwaway server with (e2e's TestPostgresPoolExhausted, and
-# guardsql's own PostgreSQL tests). Used by .ci/run.
+# guardsql's and guardpgx's own PostgreSQL tests). Used by .ci/run.
 
 # have_postgresql tells whether initdb, pg_ctl and postgres are in one
 # directory, where pgtest looks: $GUARDSQL_PG_BIN, pg_ctl's on $PATH, or

@@ -51,6 +51,7 @@ func (s *server) routes(tp trace.TracerProvider) http.Handler {
 	handle("GET /poll", s.handlePoll)
 	handle("GET /quote", s.handleQuote)
 	handle("GET /export", s.handleExport)
+	handle("GET /catalog", s.handleCatalog)
 	return guardhttp.NewHandler(mux, guardhttp.WithTracker(s.tracker))
 }
 

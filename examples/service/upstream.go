@@ -29,6 +29,7 @@ type upstream struct {
 //
 //	GET  /prices/{item}  the item's price, or 404 for an item it does not know
 //	POST /archive        stores an upload, answering after archiveTime
+//	GET  /catalog        a catalog of ~20 KiB, chunked (catalog.go)
 func startUpstream() (*upstream, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /prices/{item}", func(w http.ResponseWriter, r *http.Request) {
@@ -52,6 +53,7 @@ func startUpstream() (*upstream, error) {
 		}
 		fmt.Fprintf(w, "archived %d bytes\n", n)
 	})
+	mux.HandleFunc("GET /catalog", serveCatalog)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // bodyState is the value side of a response body's lifetime: the body the
@@ -45,16 +45,11 @@ func (s *bodyState) Read(p []byte) (int, error) {
 // records on the lifetime's span whether the body was read to its end.
 //
 // otelguard.WithAttributes sets attributes when a lifetime starts, but
-// whether a body was drained is known only when it is closed. The core
-// gives every release a context carrying the lifetime's span (the
-// release's own spans nest under it), and ends that span only after the
-// release returns — on Close as on a leak's release — so the release sets
-// the attribute on it here, through the public API
-// (trace.SpanFromContext), with no hook in the core for end-of-lifetime
-// attributes. On an unsampled span SetAttributes does nothing, at no cost;
-// the attribute comes from one of two slices made once, since a variadic
-// call through the trace.Span interface would allocate its argument on
-// every call.
+// whether a body was drained is known only when it is closed: the release
+// sets it as an end-of-lifetime attribute (setEndAttributes). On an
+// unsampled span that does nothing, at no cost; the attribute comes from
+// one of two slices made once, since a variadic call through the
+// trace.Span interface would allocate its argument on every call.
 //
 // Only a leak's release drains the body: nobody holds it then. A Close
 // has its caller's reading to go by, and Tracker.CloseAll (trigger
@@ -70,7 +65,7 @@ func releaseBody(ctx context.Context, s *bodyState) error {
 	if s.eof.Load() {
 		drained = wasDrained
 	}
-	trace.SpanFromContext(ctx).SetAttributes(drained...)
+	setEndAttributes(ctx, drained...)
 	return s.rc.Close()
 }
 
@@ -96,9 +91,29 @@ func drain(ctx context.Context, s *bodyState) {
 type body struct {
 	res *otelguard.Resource[*bodyState]
 	s   *bodyState
+	// orig is the response the base returned; out is the copy the
+	// caller gets (see transport.watch), allocated with the wrapper, its
+	// Body the wrapper itself. At EOF, the trailers net/http stored in
+	// orig are given to out. Only the wrapper refers to them; the value
+	// (s) must not, or the wrapper would be reachable from it.
+	orig *http.Response
+	out  http.Response
 }
 
-func (b *body) Read(p []byte) (int, error) { return b.s.Read(p) }
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.s.Read(p)
+	if err == io.EOF {
+		b.eof()
+	}
+	return n, err
+}
+
+// eof gives the caller's response the trailers, which net/http stores in
+// the original response when the body reaches its end; the caller reads
+// them after Read returned io.EOF, on its own goroutine, as net/http says.
+func (b *body) eof() {
+	b.out.Trailer = b.orig.Trailer
+}
 
 // Close ends the lifetime: the release closes the original body (on this
 // goroutine, as a direct Close would) and the span ends cleaned, or failed
@@ -124,6 +139,7 @@ func (b *bodyWriterTo) WriteTo(w io.Writer) (int64, error) {
 	n, err := b.s.rc.(io.WriterTo).WriteTo(w)
 	if err == nil { // WriteTo returns nil at EOF
 		b.s.eof.Store(true)
+		b.eof()
 	}
 	return n, err
 }
@@ -142,20 +158,32 @@ func (b *bodyRWCCloseWrite) CloseWrite() error {
 	return b.s.rc.(interface{ CloseWrite() error }).CloseWrite()
 }
 
-// wrap returns the body to give the caller: the variant that has the
-// original's interfaces.
+// wrap returns the response to give the caller: a copy of orig whose
+// Body is the variant of the wrapper that has the original's interfaces,
+// both in one allocation.
 // Each variant is allocated in its own branch: returning &b of a local
 // shared by the branches would allocate it too, a second allocation for a
 // body with io.WriterTo.
-func wrap(res *otelguard.Resource[*bodyState], s *bodyState) io.ReadCloser {
-	switch rc := s.rc.(type) {
+func wrap(res *otelguard.Resource[*bodyState], s *bodyState, orig *http.Response) *http.Response {
+	var b *body
+	var rc io.ReadCloser
+	switch orc := s.rc.(type) {
 	case io.ReadWriteCloser:
-		if _, ok := rc.(interface{ CloseWrite() error }); ok {
-			return &bodyRWCCloseWrite{bodyRWC{body{res, s}}}
+		if _, ok := orc.(interface{ CloseWrite() error }); ok {
+			w := &bodyRWCCloseWrite{bodyRWC{body{res: res, s: s, orig: orig}}}
+			b, rc = &w.body, w
+			break
 		}
-		return &bodyRWC{body{res, s}}
+		w := &bodyRWC{body{res: res, s: s, orig: orig}}
+		b, rc = &w.body, w
 	case io.WriterTo:
-		return &bodyWriterTo{body{res, s}}
+		w := &bodyWriterTo{body{res: res, s: s, orig: orig}}
+		b, rc = &w.body, w
+	default:
+		b = &body{res: res, s: s, orig: orig}
+		rc = b
 	}
-	return &body{res, s}
+	b.out = *orig
+	b.out.Body = rc
+	return &b.out
 }

@@ -141,3 +141,55 @@ func TestSwitchingProtocolsBodyIsReadWriteCloser(t *testing.T) {
 		t.Errorf("status code %d, want 101", got)
 	}
 }
+
+// The caller's response gets the trailers of a chunked body once its
+// Read returned io.EOF, as net/http promises, declared or not: the body
+// is a wrapper on a copy of the response net/http fills in (see
+// transport.watch), and the wrapper carries them over.
+func TestTrailersReachTheCallersResponse(t *testing.T) {
+	t.Parallel()
+	rec := otelguardtest.NewTracker(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("declared") {
+			w.Header().Set("Trailer", "Declared")
+		}
+		_, _ = io.WriteString(w, "hello, ")
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, "world\n")
+		w.Header().Set(http.TrailerPrefix+"Declared", "yes")
+		w.Header().Set(http.TrailerPrefix+"Undeclared", "also")
+	}))
+	base := newBase(t)
+	calls := 0
+	withWriterTo := roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err == nil {
+			resp.Body = writerToBody{resp.Body, &calls}
+		}
+		return resp, err
+	})
+	for _, c := range []struct {
+		query       string
+		viaWriterTo bool
+	}{{"", false}, {"", true}, {"?declared", false}, {"?declared", true}} {
+		viaWriterTo := c.viaWriterTo
+		client := &http.Client{Transport: guardhttp.NewTransport(base)}
+		if viaWriterTo {
+			client.Transport = guardhttp.NewTransport(withWriterTo)
+		}
+		resp := get(t, rec.Context(), client, srv.URL+c.query)
+		var err error
+		if viaWriterTo {
+			_, err = resp.Body.(io.WriterTo).WriteTo(io.Discard)
+		} else {
+			_, err = io.ReadAll(struct{ io.Reader }{resp.Body})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Trailer.Get("Declared") + "," + resp.Trailer.Get("Undeclared"); got != "yes,also" {
+			t.Errorf("%s WriteTo %v: trailers %q, want yes,also (%v)", c.query, viaWriterTo, got, resp.Trailer)
+		}
+		_ = resp.Body.Close()
+	}
+}

@@ -90,7 +90,7 @@ func TestInABubble(t *testing.T) {
 		}
 
 		dropBody(t, client)
-		collectLeaks(t, tr.Tracker, 1)
+		collectLeaks(t, tr, 1)
 		dropped := base.bodies[1]
 		if dropped.closed.Load() {
 			t.Fatal("the dropped body was closed from outside the bubble")

@@ -20,14 +20,44 @@
 //	defer resp.Body.Close() // span http.response.body: cleaned, otelguard.http.body.drained=…
 //
 // Close ends it cleaned, with otelguard.http.body.drained saying whether
-// the body was read to its end first: Go's Transport reuses a connection
-// only then, so drained=false on a busy path is a connection thrown away
-// per request. A response dropped without Close is found by otelguard's
+// the body was read to its end first: Go's Transport is sure to reuse a
+// connection only then (Go 1.26 closes it otherwise), so drained=false on
+// a busy path is likely a connection thrown away per request. A response dropped without Close is found by otelguard's
 // leak detection at a garbage collection after it became unreachable, and
 // ends leaked_without_close with the stack of the code that called the
 // client; the body is closed then (after reading what is left of it, up
 // to 2 KiB, as http.Client does for a redirect), so that its connection is
 // freed — WithoutReleaseOnLeak turns that off.
+//
+// # When a miss is reported, and the detection matrix
+//
+// A body dropped without Close ends leaked_without_close — a missed
+// close — at the first garbage collection after the response became
+// unreachable (within WithLeakCheckInterval in a process that does not
+// allocate), with the stack of the line that called the client. A body
+// read to its end but never closed is reported the same way, with
+// otelguard.http.body.drained=true: net/http's contract asks for Close, and
+// drained=true says the connection itself was reused. The caller gets a
+// shallow copy of the transport's *http.Response, whose Body is the
+// wrapper: net/http's chunked and HTTP/2 bodies point back to the
+// response they came in, and a wrapper in that response would be
+// reachable from its own lifetime's value, never collected.
+//
+// matrix_test.go holds each cell to that, on loopback HTTP/1.1 and
+// HTTP/2 servers (docs/guardhttp.md has the table):
+//
+//	response                          dropped / read to EOF, not closed   closed
+//	Content-Length small and large    leak (drained=false / true)         never reported
+//	chunked small and large           leak                                never reported
+//	gzip decoded by the Transport     leak                                never reported
+//	HTTP/2 small and large            leak                                never reported
+//	redirect chain                    leak of the final body              never reported
+//	client with a Timeout             leak                                never reported
+//	HEAD, 204, 304                    no body, no lifetime: nothing to leak, nothing left open
+//
+// No cell of the matrix goes unfound. A response kept reachable (stored
+// in a long-lived structure) is not garbage: the hold threshold,
+// NewHandler's request check and the live view name it.
 //
 // # Server: NewHandler
 //

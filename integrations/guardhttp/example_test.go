@@ -13,7 +13,6 @@ import (
 
 	"github.com/otelguard/otelguard-go/exporters/memory"
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
-	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -133,7 +132,9 @@ func fetchStatus(ctx context.Context, client *http.Client, url string) int {
 }
 
 func ExampleWithoutReleaseOnLeak() {
-	tracker := otelguard.New()
+	// A Tracker whose lifetimes are recorded in memory, to print them.
+	exp := memory.New()
+	tracker := otelguard.New(otelguard.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))))
 	defer tracker.Shutdown(context.Background())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello")
@@ -149,13 +150,13 @@ func ExampleWithoutReleaseOnLeak() {
 
 	// Leak detection runs when the garbage collector finds the dropped
 	// response.
-	for i := 0; i < 200 && bridge.LeakCount(tracker) == 0; i++ {
+	for i := 0; i < 200 && len(exp.Leaks()) == 0; i++ {
 		runtime.GC()
+		_ = tracker.Flush(context.Background())
 	}
-	_ = tracker.Flush(context.Background())
-	for _, l := range bridge.Leaks(tracker) {
-		caller, _, _ := strings.Cut(l.Stack, "\n")
-		fmt.Println("leaked:", l.Name, "released:", l.Released, "acquired at:", caller)
+	for _, l := range exp.Leaks() {
+		caller, _, _ := strings.Cut(l.AcquireStack, "\n")
+		fmt.Println("leaked:", l.Name, "released:", l.LeakReleased, "acquired at:", caller)
 	}
 	// Output:
 	// 200

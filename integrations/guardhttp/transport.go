@@ -15,8 +15,9 @@ const LifetimeName = "http.response.body"
 
 // DrainedKey is set on a response body's span when its lifetime ends:
 // true if the body was read to its end before it was closed. Go's
-// Transport puts a connection back in its pool for the next request only
-// then; a body closed before its end closes its connection. For a body
+// Transport is sure to put a connection back in its pool for the next
+// request only then; Go 1.26 closes the connection of a body closed before
+// its end (Go 1.27 may read the rest itself and keep it). For a body
 // found dropped, which the Transport closes itself after reading the rest
 // (see NewTransport), that reading counts: true says the connection was
 // saved. Tracker.CloseAll closes a body without reading it.
@@ -51,8 +52,8 @@ var skipPackages = []string{
 //     http.response.status_code;
 //   - ended by resp.Body.Close: outcome cleaned (failed if the original
 //     Close fails), with otelguard.http.body.drained saying whether the
-//     body was read to its end first, which is when Go reuses the
-//     connection;
+//     body was read to its end first, which is when Go is sure to reuse
+//     the connection;
 //   - found by leak detection when the response is dropped without Close:
 //     outcome leaked_without_close, with an acquire stack whose first
 //     frame is the code that called the client (client.Get, client.Do, or
@@ -84,6 +85,12 @@ var skipPackages = []string{
 // error and response as they are. Intermediate responses of a redirect are
 // closed by http.Client and end cleaned.
 //
+// The RoundTripper has CloseIdleConnections, which calls base's when base
+// has one, so http.Client.CloseIdleConnections reaches the pool under it.
+// otelhttp's Transport (contrib v0.72.0) has none: a Client whose
+// Transport is otelhttp's, or a base that is, closes nothing through it;
+// call the http.Transport's own CloseIdleConnections then.
+//
 // The RoundTripper is safe for concurrent use, as base must be. Each
 // response with a body costs one lifetime (a span, a stack capture, a
 // runtime cleanup) and a few small allocations (the wrapper, its state,
@@ -112,12 +119,34 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || resp == nil || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, err
 	}
-	t.watch(r, resp)
-	return resp, nil
+	return t.watch(r, resp), nil
 }
 
-// watch makes resp's body a lifetime.
-func (t *transport) watch(r *http.Request, resp *http.Response) {
+// CloseIdleConnections closes the idle connections of the base
+// RoundTripper, when it has a CloseIdleConnections method (http.Transport,
+// otelhttp's Transport), and does nothing otherwise. http.Client's
+// CloseIdleConnections calls it; without it the Client would find no such
+// method on the Transport and close nothing. Safe for concurrent use if
+// the base's is; it blocks only as long as the base's does.
+func (t *transport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// watch makes resp's body a lifetime, and returns the response to give
+// the caller: a shallow copy of resp whose Body is the wrapper.
+//
+// resp itself keeps the original body. net/http's bodies point back to
+// the *Response they came with — an HTTP/1 chunked body (to read its
+// trailers into it), every HTTP/2 body (its stream holds it) — so a
+// wrapper put in resp.Body would be reachable from the lifetime's own
+// value (bodyState.rc → body → resp → wrapper), which the Tracker holds
+// while the lifetime is open: the wrapper could never be collected and a
+// dropped body never found. The copy is reachable from nothing the value
+// reaches. Trailers that net/http stores in resp after the copy was made
+// reach the copy when the body hits EOF (body.Read).
+func (t *transport) watch(r *http.Request, resp *http.Response) *http.Response {
 	ctx := r.Context()
 	if resp.Request != nil {
 		// The request as the innermost RoundTripper saw it: its context
@@ -139,7 +168,7 @@ func (t *transport) watch(r *http.Request, resp *http.Response) {
 	n := copy(opts[:], t.opts)
 	opts[n] = otelguard.WithAttributes(attrs[:]...)
 	res := otelguard.Acquire(ctx, LifetimeName, s, releaseBody, opts[:n+1]...)
-	resp.Body = wrap(res, s)
+	return wrap(res, s, resp)
 }
 
 // method is http.request.method as the semantic conventions give it: one

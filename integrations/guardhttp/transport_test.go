@@ -14,7 +14,6 @@ import (
 
 	"github.com/otelguard/otelguard-go/integrations/guardhttp"
 	"github.com/otelguard/otelguard-go/integrations/guardhttp/internal/wraptest"
-	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"github.com/otelguard/otelguard-go/otelguard/otelguardtest"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -71,9 +70,9 @@ func TestClosedDrainedBodyIsCleanedAndItsConnectionReused(t *testing.T) {
 }
 
 // A body closed before its end ends cleaned, not drained, and its
-// connection is closed: the docs' "Go reuses the connection only then".
-// The Transport does not read the rest of a body its caller closes, small
-// or large: that is the caller's choice.
+// connection is treated as the bare Transport treats it (Go 1.26 closes
+// it; Go 1.27 may read the rest and reuse it): NewTransport does not read
+// the rest of a body its caller closes, small or large.
 func TestClosedUndrainedBodyIsCleanedNotDrained(t *testing.T) {
 	t.Parallel()
 	for _, size := range []int{13, 64 << 10} {
@@ -100,9 +99,10 @@ func TestClosedUndrainedBodyIsCleanedNotDrained(t *testing.T) {
 			if v, ok := attrs(l.Span.Attributes)[guardhttp.DrainedKey]; !ok || v.AsBool() {
 				t.Errorf("%s = %v (set: %v), want false", guardhttp.DrainedKey, v.AsBool(), ok)
 			}
-			if getReused(t, rec.Context(), client, srv.URL) {
-				t.Error("the connection of an undrained body was reused: Go closes it")
-			}
+			// Reuse is net/http's to decide, and on Go 1.27 timing-bound (a
+			// 50ms drain): said, not asserted.
+			got, bare := getReused(t, rec.Context(), client, srv.URL), bareReused(t, srv.URL, 10)
+			t.Logf("the connection of an undrained body reused: %v; through the bare Transport: %v", got, bare)
 		})
 	}
 }
@@ -155,7 +155,7 @@ func TestDroppedBodyIsLeakedAndItsConnectionFreed(t *testing.T) {
 	client := &http.Client{Transport: guardhttp.NewTransport(newBase(t), guardhttp.WithTracker(tr.Tracker))}
 
 	fetchAndDrop(t, context.Background(), client, srv.URL)
-	collectLeaks(t, tr.Tracker, 1)
+	collectLeaks(t, tr, 1)
 
 	leaks := tr.exp.Leaks()
 	if len(leaks) != 1 {
@@ -170,9 +170,6 @@ func TestDroppedBodyIsLeakedAndItsConnectionFreed(t *testing.T) {
 	}
 	if v := attrs(l.Span.Attributes)[guardhttp.DrainedKey]; !v.AsBool() {
 		t.Errorf("%s = false: the release did not read the rest of the body", guardhttp.DrainedKey)
-	}
-	if recs := bridge.Leaks(tr.Tracker); len(recs) != 1 || !recs[0].Released {
-		t.Errorf("Tracker.Leaks = %+v, want one released", recs)
 	}
 	if !getReused(t, context.Background(), client, srv.URL) {
 		t.Error("the next request did not reuse the leaked body's connection")
@@ -193,7 +190,7 @@ func TestWithoutReleaseOnLeakOnlyReports(t *testing.T) {
 	t.Cleanup(cancel)
 
 	fetchAndDrop(t, ctx, client, srv.URL)
-	collectLeaks(t, tr.Tracker, 1)
+	collectLeaks(t, tr, 1)
 
 	l := only(t, tr.exp.Leaks(), guardhttp.LifetimeName)
 	if l.LeakReleased {
@@ -268,9 +265,12 @@ func TestCloseAllClosesAnOpenBodyWithoutReadingIt(t *testing.T) {
 	if err := resp.Body.Close(); err != nil {
 		t.Errorf("Close after CloseAll: %v, want the original's answer to a second Close (nil)", err)
 	}
-	if getReused(t, context.Background(), client, srv.URL) {
-		t.Error("the connection of a body closed before its end was reused")
-	}
+	// Whether the connection is reused is net/http's to decide: Go 1.27's
+	// Transport drains an early-closed body for up to 50ms to reuse it,
+	// which a loaded machine may or may not finish in time, through
+	// guardhttp or not. Said, not asserted.
+	got, bare := getReused(t, context.Background(), client, srv.URL), bareReused(t, srv.URL, 5)
+	t.Logf("the connection of a body closed before its end reused: %v; through the bare Transport: %v", got, bare)
 }
 
 // callClient, getURL and roundTrip are the code that calls the client, in
@@ -429,7 +429,7 @@ func TestRedirectChainBodiesEndCleaned(t *testing.T) {
 	if got := strings.Join(statuses, ","); got != "302,302,302,200" {
 		t.Errorf("lifetimes' statuses %s, want 302,302,302,200", got)
 	}
-	if n := bridge.LeakCount(rec.Tracker); n != 0 {
+	if n := len(rec.Exporter.Leaks()); n != 0 {
 		t.Errorf("%d leaks", n)
 	}
 }

@@ -33,11 +33,12 @@ const (
 	// transaction back, because the query's (or the transaction's)
 	// context ended while they were open: nothing in the code closed
 	// them, and they held their connection until then. With
-	// trigger=cancel when it was the lifetime's own context.
+	// trigger=cancel when it was the lifetime's own context. A missed
+	// close: otelguard.missed_close=true, status Error.
 	ClosedByContext = "context"
 	// ClosedByTransaction: database/sql closed rows read in a
 	// transaction when the transaction ended (Commit or Rollback) while
-	// they were still open.
+	// they were still open. A missed close, as ClosedByContext is.
 	ClosedByTransaction = "transaction"
 )
 

@@ -7,6 +7,9 @@ import (
 
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
 	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -118,10 +121,7 @@ func BenchmarkTx(b *testing.B) {
 // tests start (skipped without one), through pgx, over loopback TCP: what
 // the same overhead weighs against a database across a socket.
 func BenchmarkPostgresSelect(b *testing.B) {
-	pgOnce.Do(startShared)
-	if pgMissing != nil {
-		b.Skip(pgMissing)
-	}
+	pg := postgres(b)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
 	tracer := tp.Tracer("bench")
 	tr := otelguard.New(otelguard.WithTracerProvider(tp))
@@ -140,8 +140,8 @@ func BenchmarkPostgresSelect(b *testing.B) {
 		}
 		return db
 	}
-	bare := open(sql.Open("pgx", pgServer.DSN))
-	guarded := open(guardsql.Open("pgx", pgServer.DSN, guardsql.WithTracker(tr)))
+	bare := open(sql.Open("pgx", pg.DSN))
+	guarded := open(guardsql.Open("pgx", pg.DSN, guardsql.WithTracker(tr)))
 	ctx := context.Background()
 	for _, impl := range []struct {
 		name string
@@ -161,6 +161,42 @@ func BenchmarkPostgresSelect(b *testing.B) {
 				}
 				if impl.span {
 					span.End()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPoolMetrics: what the pool metrics add to a point SELECT on
+// guardsql (one checkout, so one use_time recorded): the same database
+// opened with a noop MeterProvider (the baseline, first) and with an SDK
+// one read by a ManualReader that is never collected.
+func BenchmarkPoolMetrics(b *testing.B) {
+	tr := otelguard.New(otelguard.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))))
+	b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	ctx := context.Background()
+	for _, impl := range []struct {
+		name string
+		mp   metric.MeterProvider
+	}{{"noop", noop.NewMeterProvider()}, {"sdk", mp}} {
+		db, err := guardsql.Open("sqlite", ":memory:", guardsql.WithTracker(tr), guardsql.WithMeterProvider(impl.mp))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		if _, err := db.Exec("create table t(x integer primary key, y text); insert into t values (1, 'a'), (2, 'b'), (3, 'c')"); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("meter="+impl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var y string
+			for b.Loop() {
+				if err := db.QueryRowContext(ctx, "select y from t where x = ?", 2).Scan(&y); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -12,25 +12,47 @@ import (
 // leading frames of both packages (otelguard.WithCallerSkipPackages), so
 // no walk is needed for that.
 //
-// The frames between a driver method and the user's call also tell where
-// in database/sql the call comes from: a DB.Conn checkout, a method of a
-// *sql.Conn, the pool's opener goroutine, Rows.awaitDone, a statement
-// prepared for one call. Where that matters — a connection's first call
-// after it was returned to the pool (or opened), a Prepare, the close of
-// rows read in a transaction — walk classifies them, each program counter
-// once per process (see classOf), up to the first frame outside
-// database/sql and this package. Only what those frames show is used;
-// nothing else is guessed.
+// Two things a driver method is not told, this package learns from the
+// frames above it, using only what database/sql's public API fixes — never
+// the name of an unexported function, which any Go release may change:
+//
+//   - the method of database/sql's API the user called: the frame of
+//     package database/sql just below the first frame that is not
+//     database/sql's nor this package's. It is an exported method, named
+//     as in the documentation; only (*DB).Conn and the methods of
+//     (*Conn) matter (a DB.Conn checkout, watched as db.conn);
+//   - whether the call runs on a goroutine database/sql started itself
+//     (the pool's opener, the goroutine that closes rows when their
+//     context or transaction ends): then no frame of the user's is on
+//     the stack, the first frame outside database/sql is the runtime's
+//     (runtime.goexit).
+//
+// A statement database/sql prepares for one call is told without frames:
+// database/sql prepares one exactly when the driver's ExecContext or
+// QueryContext returned driver.ErrSkip (see conn.skipped).
+//
+// walkCaller classifies each program counter once per process (see
+// classOf), up to the first frame outside database/sql and this package.
 
 // Frame classes. fKnown marks a classified entry of the cache.
 const (
-	fKnown     uint16 = 1 << iota
-	fInternal         // database/sql or this package: skipped
-	fDBConn           // database/sql.(*DB).Conn and its closures: a DB.Conn checkout
-	fSQLConn          // a method of database/sql.(*Conn): a call on a checked-out *sql.Conn
-	fOpener           // the pool's opener goroutine opens a connection for a waiter
-	fRowsAwait        // database/sql.(*Rows).awaitDone: closing rows because a context ended
-	fOneShot          // (*DB).queryDC or (*DB).execDC: a statement prepared for one call
+	fKnown    uint16 = 1 << iota
+	fInternal        // database/sql or this package: skipped
+	fRuntime         // package runtime: the bottom of a goroutine's stack
+	fDBConn          // database/sql.(*DB).Conn
+	fSQLConn         // an exported method of database/sql.(*Conn)
+)
+
+// A site is what the frames above a driver method tell about who called
+// database/sql.
+type site uint8
+
+const (
+	siteUser    site = iota // the user's code, through a method other than below
+	siteDBConn              // the user's code, through DB.Conn
+	siteSQLConn             // the user's code, through a method of a *sql.Conn
+	siteOwn                 // a goroutine of database/sql's own: no frame of the user's
+	siteUnknown             // the walk did not reach a frame outside database/sql
 )
 
 // pkgPrefix is this package's function-name prefix. Its tests live in
@@ -46,24 +68,30 @@ func classify(fn string) uint16 {
 	c := fKnown
 	if rest, ok := strings.CutPrefix(fn, "database/sql."); ok {
 		c |= fInternal
+		rest = strings.TrimSuffix(rest, "-fm") // a method value
 		switch {
-		case rest == "(*DB).Conn" || strings.HasPrefix(rest, "(*DB).Conn."):
+		case rest == "(*DB).Conn":
 			c |= fDBConn
-		case strings.HasPrefix(rest, "(*Conn)."):
+		case exportedMethod(rest, "(*Conn)."):
 			c |= fSQLConn
-		case strings.HasPrefix(rest, "(*DB).connectionOpener") || strings.HasPrefix(rest, "(*DB).openNewConnection"):
-			c |= fOpener
-		case strings.HasPrefix(rest, "(*Rows).awaitDone"):
-			c |= fRowsAwait
-		case strings.HasPrefix(rest, "(*DB).queryDC") || strings.HasPrefix(rest, "(*DB).execDC"):
-			c |= fOneShot
 		}
 		return c
 	}
-	if strings.HasPrefix(fn, pkgPrefix) {
+	switch {
+	case strings.HasPrefix(fn, pkgPrefix):
 		c |= fInternal
+	case strings.HasPrefix(fn, "runtime."):
+		c |= fRuntime
 	}
 	return c
+}
+
+// exportedMethod reports whether fn is recv followed by an exported
+// method's name, not a closure within it ("(*Conn).QueryContext", not
+// "(*Conn).QueryContext.func1").
+func exportedMethod(fn, recv string) bool {
+	name, ok := strings.CutPrefix(fn, recv)
+	return ok && name != "" && name[0] >= 'A' && name[0] <= 'Z' && !strings.Contains(name, ".")
 }
 
 // The class cache: open addressing over a fixed array of words, each a
@@ -119,49 +147,65 @@ func classOf(pc uintptr) uint16 {
 // in a transaction, is about a dozen frames) take a second, longer walk.
 const walkDepth = 16
 
-// walkCaller returns the classes of the frames above its caller (the
-// driver method), up to the first frame outside database/sql and this
-// package. runtime.Callers unwinds only as many frames as it is given
+// walkCaller returns the site of the frames above its caller (the driver
+// method). runtime.Callers unwinds only as many frames as it is given
 // room for, so the walk costs what the internal frames cost and little
 // more.
-func walkCaller() (seen uint16) {
+func walkCaller() site {
 	var buf [walkDepth]uintptr
 	n := runtime.Callers(2, buf[:])
-	seen, done := scan(buf[:n])
-	if done || n < len(buf) {
-		return seen
+	s, done := scan(buf[:n])
+	if done {
+		return s
+	}
+	if n < len(buf) {
+		return siteOwn // the whole stack is database/sql's
 	}
 	var deep [128]uintptr
 	n = runtime.Callers(2, deep[:])
-	seen, _ = scan(deep[:n])
-	return seen
+	if s, done = scan(deep[:n]); !done && n < len(deep) {
+		return siteOwn
+	}
+	return s
 }
 
-// peekDepth frames above ResetSession reach DB.Conn when the reset is
-// DB.Conn's: ResetSession, (*driverConn).resetSession, (*DB).conn,
-// (*DB).Conn.func1, (*DB).retry, (*DB).Conn, the user.
-const peekDepth = 8
+// peekDepth frames above ResetSession reach the user's frame when the
+// reset is DB.Conn's: ResetSession, (*driverConn).resetSession, (*DB).conn,
+// (*DB).Conn.func1, (*DB).retry, (*DB).Conn, the user — with room to
+// spare for a release that adds a frame or two.
+const peekDepth = 10
 
 // peekCaller is walkCaller for ResetSession, which database/sql calls at
 // almost every checkout of a pooled connection: it unwinds only
-// peekDepth frames, enough to see whether the checkout is DB.Conn's.
-func peekCaller() (seen uint16) {
+// peekDepth frames, enough to see whether the checkout is DB.Conn's
+// (siteUnknown when the user's frame is deeper: not DB.Conn's).
+func peekCaller() site {
 	var buf [peekDepth]uintptr
 	n := runtime.Callers(2, buf[:])
-	seen, _ = scan(buf[:n])
-	return seen
+	s, _ := scan(buf[:n])
+	return s
 }
 
 // scan classifies pcs (pcs[0] is the walking method) up to the first
-// external frame, and returns the classes of the frames before it; done is
-// false if there is no external frame among them.
-func scan(pcs []uintptr) (seen uint16, done bool) {
+// frame outside database/sql and this package, and returns the site they
+// tell; done is false if there is no such frame among them.
+func scan(pcs []uintptr) (s site, done bool) {
+	var last uint16 // the class of the frame below the current one
 	for _, pc := range pcs {
 		c := classOf(pc)
-		if c&fInternal == 0 {
-			return seen, true
+		if c&fInternal != 0 {
+			last = c
+			continue
 		}
-		seen |= c
+		switch {
+		case c&fRuntime != 0:
+			return siteOwn, true
+		case last&fDBConn != 0:
+			return siteDBConn, true
+		case last&fSQLConn != 0:
+			return siteSQLConn, true
+		}
+		return siteUser, true
 	}
-	return seen, false
+	return siteUnknown, false
 }

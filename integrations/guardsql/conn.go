@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"time"
 
 	"github.com/otelguard/otelguard-go/otelguard"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -40,10 +41,16 @@ type conn struct {
 
 	// Checkout state, under database/sql's lock of the connection.
 	out   bool                         // checked out: a call came since it was last returned (IsValid)
+	outAt time.Time                    // when out became true: use_time's start
 	held  *otelguard.Resource[*ending] // the DB.Conn checkout, as db.conn
 	heldE *ending
 	txCtx context.Context // the BeginTx context of the transaction open on it, if any
 	bad   bool            // IsValid reports false: see Rollback
+	// skipped: the last ExecContext or QueryContext returned
+	// driver.ErrSkip, so database/sql's next call on c is a Prepare of a
+	// statement for that one call (its documented fallback for a driver
+	// without the fast path), which is not watched (startStmt).
+	skipped bool
 }
 
 // resetConn is a conn whose driver connection has ResetSession.
@@ -155,21 +162,25 @@ func finish(res *otelguard.Resource[*ending], e *ending, by closedBy, commit, ct
 }
 
 // checkout notes the first call on c since it was returned to the pool.
-// When the frames (seen, walkCaller's) show a DB.Conn checkout, or a call
-// on the *sql.Conn it returned (a checkout that reached the driver with
+// When the frames (s, walkCaller's) show a DB.Conn checkout, or a call on
+// the *sql.Conn it returned (a checkout that reached the driver with
 // nothing to call), the checkout is watched as db.conn until the
 // connection is returned.
-func (c *conn) checkout(ctx context.Context, seen uint16) {
-	c.out = true
-	if seen&(fDBConn|fSQLConn) != 0 && c.held == nil {
+func (c *conn) checkout(ctx context.Context, s site) {
+	c.out, c.outAt = true, now()
+	if (s == siteDBConn || s == siteSQLConn) && c.held == nil {
 		e := &ending{}
 		c.held, c.heldE = c.begin(ctx, SpanConn, e, kConn, ""), e
 	}
 }
 
-// returned notes that c is back in the pool, or closed.
+// returned notes that c is back in the pool, or closed, and records the
+// checkout's use_time if one was seen.
 func (c *conn) returned() {
-	c.out = false
+	if c.out {
+		c.cfg.metrics.recordUse(now().Sub(c.outAt))
+	}
+	c.out, c.skipped = false, false
 	if res, e := c.held, c.heldE; res != nil {
 		c.held, c.heldE = nil, nil
 		_ = finish(res, e, byNone, false, false)
@@ -181,9 +192,10 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	seen := walkCaller() // a statement for one call is not watched (startStmt)
+	oneShot := c.skipped // a statement for one call is not watched (startStmt)
+	c.skipped = false
 	if !c.out {
-		c.checkout(ctx, seen)
+		c.checkout(ctx, walkCaller())
 	}
 	var s driver.Stmt
 	var err error
@@ -204,7 +216,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, err
 	}
-	return c.startStmt(ctx, s, query, seen), nil
+	return c.startStmt(ctx, s, query, oneShot), nil
 }
 
 func (c *conn) Close() error {
@@ -217,6 +229,7 @@ func (c *conn) Begin() (driver.Tx, error) {
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.skipped = false
 	if !c.out {
 		c.checkout(ctx, walkCaller())
 	}
@@ -271,6 +284,12 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !c.out {
 		c.checkout(ctx, walkCaller())
 	}
+	res, err := c.execDriver(ctx, query, args)
+	c.skipped = err == driver.ErrSkip // database/sql compares it so
+	return res, err
+}
+
+func (c *conn) execDriver(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if c.execCtx != nil {
 		return c.execCtx.ExecContext(ctx, query, args)
 	}
@@ -300,8 +319,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 		r, err = c.query.Query(query, dargs)
 	default:
-		return nil, driver.ErrSkip
+		err = driver.ErrSkip
 	}
+	c.skipped = err == driver.ErrSkip // database/sql compares it so
 	if err != nil {
 		return nil, err
 	}

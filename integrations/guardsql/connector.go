@@ -19,16 +19,18 @@ var (
 )
 
 func (k *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	seen := walkCaller()
+	s := walkCaller()
+	start := now()
 	dc, err := k.c.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
+	k.cfg.metrics.recordCreate(now().Sub(start))
 	c := newConn(dc, k.cfg)
-	if seen&fOpener == 0 {
+	if s != siteOwn {
 		// Opened for the caller that asked (DB.Conn, a query), not put
 		// in the pool by database/sql's opener goroutine for a waiter.
-		c.checkout(ctx, seen)
+		c.checkout(ctx, s)
 	}
 	return c.driverConn(), nil
 }
@@ -37,9 +39,11 @@ func (k *connector) Connect(ctx context.Context) (driver.Conn, error) {
 // without this package.
 func (k *connector) Driver() driver.Driver { return k.c.Driver() }
 
-// Close closes the driver's connector if it is an io.Closer (DB.Close
-// calls it), as database/sql would.
+// Close ends the database's observed pool metrics, and closes the
+// driver's connector if it is an io.Closer, as database/sql would: DB.Close
+// calls it, once.
 func (k *connector) Close() error {
+	k.cfg.metrics.stop()
 	if c, ok := k.c.(io.Closer); ok {
 		return c.Close()
 	}

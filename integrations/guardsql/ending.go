@@ -134,7 +134,7 @@ func release(ctx context.Context, e *ending) error {
 	} else {
 		err = e.call() // database/sql waits in Resource.Close for it
 	}
-	e.annotate(trace.SpanFromContext(ctx))
+	e.annotate(ctx)
 	return err
 }
 
@@ -175,14 +175,29 @@ func (e *ending) closeDropped(ctx context.Context) error {
 	}
 }
 
-// annotate sets the end attributes on the lifetime's span.
-func (e *ending) annotate(span trace.Span) {
-	if !span.IsRecording() {
-		return
-	}
+// annotate sets the end attributes of the lifetime whose release was
+// given ctx, and ends it as a missed close when database/sql ended it
+// because a context ended: rows nobody closed, a transaction nobody
+// committed or rolled back (closed_by=context), rows nobody closed before
+// their transaction ended (closed_by=transaction: database/sql closes
+// them when it cancels the transaction's own context at its end).
+func (e *ending) annotate(ctx context.Context) {
 	e.mu.Lock()
 	by, commit := e.by, e.commit
 	e.mu.Unlock()
+	// Whether the span records or not: a missed close is also counted
+	// and logged.
+	switch {
+	case by == byContext && e.tx != nil:
+		missedClose(ctx, missedTx)
+	case by == byContext:
+		missedClose(ctx, missedRows)
+	case by == byTransaction:
+		missedClose(ctx, missedRowsTx)
+	}
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return
+	}
 	var buf [2]attribute.KeyValue
 	attrs := buf[:0]
 	if by != byNone {
@@ -196,6 +211,6 @@ func (e *ending) annotate(span trace.Span) {
 		}
 	}
 	if len(attrs) > 0 {
-		span.SetAttributes(attrs...)
+		setEndAttributes(ctx, attrs...)
 	}
 }

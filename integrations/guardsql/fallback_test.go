@@ -166,3 +166,92 @@ func TestContextFreeDriverArguments(t *testing.T) {
 		t.Errorf("%d context-free calls, want still 2: a named argument reached the driver", n)
 	}
 }
+
+// skipConn has the fast paths, and declines them at run time with
+// driver.ErrSkip for a query with arguments, as go-sql-driver/mysql does
+// without interpolateParams: database/sql then prepares a statement for
+// that one call.
+type skipConn struct{ minimalConn }
+
+func (c *skipConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	if len(args) > 0 {
+		return nil, driver.ErrSkip
+	}
+	return &minimalRows{n: 1}, nil
+}
+
+func (c *skipConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if len(args) > 0 {
+		return nil, driver.ErrSkip
+	}
+	return driver.RowsAffected(1), nil
+}
+
+type skipConnector struct{ d *minimal }
+
+func (c skipConnector) Connect(context.Context) (driver.Conn, error) {
+	return &skipConn{minimalConn(c)}, nil
+}
+func (c skipConnector) Driver() driver.Driver { return c.d }
+
+// TestErrSkipStatementsAreNotWatched: a statement database/sql prepares
+// because the driver answered driver.ErrSkip serves one call and is not
+// watched (its rows are), on the DB, in a transaction and on a *sql.Conn;
+// a statement the code prepares is watched, also right after such a call.
+// Told from the ErrSkip itself, not from database/sql's frames.
+func TestErrSkipStatementsAreNotWatched(t *testing.T) {
+	rec := otelguardtest.NewTracker(t)
+	d := &minimal{}
+	db := guardsql.OpenDB(skipConnector{d})
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := rec.Context()
+	oneShot := func(q interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}) {
+		t.Helper()
+		if _, err := q.ExecContext(ctx, "insert", 1); err != nil {
+			t.Fatal(err)
+		}
+		var x int
+		if err := q.QueryRowContext(ctx, "select", 1).Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oneShot(db)
+	st, err := db.PrepareContext(ctx, "select")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneShot(tx)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneShot(c)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, l := range rec.Lifetimes() {
+		got[l.Name]++
+		wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerClose)
+	}
+	if got["db.rows"] != 3 || got["db.stmt"] != 1 || got["db.tx"] != 1 || got["db.conn"] != 1 {
+		t.Errorf("lifetimes %v, want 3 db.rows, 1 db.stmt (the one prepared), 1 db.tx, 1 db.conn", got)
+	}
+	if n := d.closedStmts.Load(); n != 7 {
+		t.Errorf("%d statements closed, want 7 (6 for one call, 1 prepared)", n)
+	}
+}

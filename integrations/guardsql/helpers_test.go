@@ -15,6 +15,7 @@ import (
 	"github.com/otelguard/otelguard-go/exporters/memory"
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
 	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	_ "modernc.org/sqlite"
 )
@@ -62,6 +63,30 @@ func newRecorder(t testing.TB, opts ...otelguard.Option) *recorder {
 		_ = tp.Shutdown(ctx)
 	})
 	return r
+}
+
+// Context returns a context carrying r's Tracker, as
+// otelguardtest.Recorder's does.
+func (r *recorder) Context() context.Context {
+	return otelguard.ContextWithTracker(context.Background(), r.tr)
+}
+
+// Lifetimes returns the lifetimes that ended, as otelguardtest.Recorder's
+// does.
+func (r *recorder) Lifetimes() []memory.Lifetime { return r.exp.Lifetimes() }
+
+// wantMissedClose checks that l ended as a missed close: database/sql
+// ended it because its context ended, closed_by=context,
+// otelguard.missed_close=true and status Error saying so.
+func wantMissedClose(t testing.TB, l memory.Lifetime) {
+	t.Helper()
+	wantAttr(t, l, string(guardsql.ClosedByKey), guardsql.ClosedByContext)
+	if v, _ := attr(l, "otelguard.missed_close"); v != "true" {
+		t.Errorf("%s: otelguard.missed_close = %q, want true; attributes: %v", l.Name, v, l.Span.Attributes)
+	}
+	if l.Span.Status.Code != codes.Error || !strings.Contains(l.Span.Status.Description, "because its context ended") {
+		t.Errorf("%s: status %v %q, want Error saying its context ended", l.Name, l.Span.Status.Code, l.Span.Status.Description)
+	}
 }
 
 // ended waits for the first lifetime named name to end and returns it.

@@ -1,7 +1,6 @@
 package guardsql_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/otelguard/otelguard-go/integrations/guardsql/pgtest"
+	"github.com/otelguard/otelguard-go/internal/pgtest"
 )
 
 // The PostgreSQL tests share one server, started by the first that needs
@@ -21,16 +20,14 @@ var (
 	pgMissing error
 )
 
-// postgres returns the shared server, skipping t if there can be none and
-// failing it if it did not start.
-func postgres(t *testing.T) *pgtest.Server {
+// postgres returns the shared server. If there is none, pgtest.Missing
+// skips t saying why (or fails it under CI=true, where .ci/run installs the
+// server); if it did not start, t fails.
+func postgres(t testing.TB) *pgtest.Server {
 	t.Helper()
 	pgOnce.Do(startShared)
-	if errors.Is(pgMissing, pgtest.ErrNoServer) {
-		t.Skipf("%v (apt-get install -y postgresql)", pgMissing)
-	}
 	if pgMissing != nil {
-		t.Fatal(pgMissing)
+		pgtest.Missing(t, pgMissing)
 	}
 	return pgServer
 }

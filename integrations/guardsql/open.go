@@ -26,7 +26,7 @@ func Open(driverName, dataSourceName string, opts ...Option) (*sql.DB, error) {
 			return nil, err
 		}
 	}
-	return OpenDB(c, opts...), nil
+	return openDB(c, opts, defaultPoolName(driverName, dataSourceName)), nil
 }
 
 // OpenDB opens a database with the connector c, as sql.OpenDB does, and
@@ -36,7 +36,15 @@ func OpenDB(c driver.Connector, opts ...Option) *sql.DB {
 	if c == nil {
 		panic("guardsql: OpenDB: nil driver.Connector")
 	}
-	return sql.OpenDB(&connector{c: c, cfg: newConfig(opts, systemOf(driverPkg(c)))})
+	return openDB(c, opts, "")
+}
+
+// openDB is OpenDB with the default pool name ("": db.system.name).
+func openDB(c driver.Connector, opts []Option, poolName string) *sql.DB {
+	cfg := newConfig(opts, systemOf(driverPkg(c)), poolName)
+	db := sql.OpenDB(&connector{c: c, cfg: cfg})
+	cfg.metrics.observe(db, cfg.poolName)
+	return db
 }
 
 // driverPkg is the package path of c's driver's type.

@@ -4,7 +4,9 @@ import (
 	"time"
 
 	"github.com/otelguard/otelguard-go/otelguard"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 )
 
@@ -23,8 +25,11 @@ type config struct {
 	tracker   *otelguard.Tracker // nil: the context's Tracker, else otelguard.Default()
 	system    string             // "": told from the driver
 	queryText bool
-	hold      time.Duration // 0: the Tracker's default; < 0: none
-	skip      []string      // WithCallerSkipPackages
+	hold      time.Duration        // 0: the Tracker's default; < 0: none
+	skip      []string             // WithCallerSkipPackages
+	mp        metric.MeterProvider // nil: the global provider
+	poolName  string               // "": the default (defaultPoolName, or db.system.name for OpenDB)
+	metrics   *poolMetrics
 
 	attrs []attribute.KeyValue // db.system.name, given to every lifetime
 	// acq are the AcquireOptions of each kind of lifetime (lifeKind), by
@@ -102,7 +107,37 @@ func WithCallerSkipPackages(pkgs ...string) Option {
 	return optionFunc(func(c *config) { c.skip = append(c.skip, pkgs...) })
 }
 
-func newConfig(opts []Option, sys string) *config {
+// WithPoolName sets db.client.connection.pool.name, the attribute of the
+// database's pool metrics (see Metrics in the package documentation).
+// Without it (or with "") Open names the pool after the driver name and
+// the server of the data source name, when it names one as a URL or in
+// libpq's key=value form — "pgx 127.0.0.1:5432/app" — and after the driver
+// name alone otherwise ("sqlite"); OpenDB, which is given no names, after
+// db.system.name ("postgresql"). Never a user, password or other
+// parameter of the data source name. Two databases of one process should
+// have different names: their metrics are told apart by it alone.
+func WithPoolName(name string) Option {
+	return optionFunc(func(c *config) { c.poolName = name })
+}
+
+// WithMeterProvider sets the provider of the database's pool metrics. A
+// nil mp is ignored; the default is the global provider
+// (otel.GetMeterProvider), which follows a provider set later by
+// otel.SetMeterProvider. A noop provider
+// (go.opentelemetry.io/otel/metric/noop) measures nothing. Lifetime spans
+// and otelguard's own metrics come from the Tracker's providers.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.mp = mp
+		}
+	})
+}
+
+// newConfig resolves opts for a database whose driver tells sys
+// (db.system.name) and whose pool is named poolName unless WithPoolName
+// says otherwise ("": after sys).
+func newConfig(opts []Option, sys, poolName string) *config {
 	c := &config{}
 	for _, o := range opts {
 		if o != nil {
@@ -112,6 +147,16 @@ func newConfig(opts []Option, sys string) *config {
 	if c.system == "" {
 		c.system = sys
 	}
+	if c.poolName == "" {
+		c.poolName = poolName
+	}
+	if c.poolName == "" {
+		c.poolName = c.system
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	c.metrics = newPoolMetrics(c.mp, c.poolName)
 	c.attrs = []attribute.KeyValue{semconv.DBSystemNameKey.String(c.system)}
 	// The acquire stack starts at the first frame outside database/sql,
 	// this package and the packages the user named: the user's call.

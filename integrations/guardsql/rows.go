@@ -102,9 +102,10 @@ func (r *rows) Close() error {
 		by = byContext
 	case r.txCtx != nil:
 		// Rows read in a transaction that are still open when it ends
-		// are closed by database/sql's Rows.awaitDone, as those whose
-		// context ends are: only the frames tell it from the caller.
-		if walkCaller()&fRowsAwait != 0 {
+		// are closed by database/sql on a goroutine of its own, as those
+		// whose context ends are: no frame of the user's is above this
+		// call then, and that tells it from the caller's Close.
+		if walkCaller() == siteOwn {
 			by = byTransaction
 		}
 	}

@@ -78,9 +78,12 @@ func TestQueryRowScan(t *testing.T) {
 }
 
 // TestRowsClosedByContext: rows left open while the query's context
-// ends are closed by database/sql; the lifetime says so.
+// ends are closed by database/sql; the lifetime says so, as a missed close
+// (issue 23: it ended cleaned, and no search for missed closes found it).
+// A missed close fails otelguardtest's check: the recorder here is a
+// plain one.
 func TestRowsClosedByContext(t *testing.T) {
-	rec := otelguardtest.NewTracker(t)
+	rec := newRecorder(t)
 	db := openSQLite(t)
 	ctx, cancel := context.WithCancel(rec.Context())
 	rows, err := db.QueryContext(ctx, "select x from t")
@@ -93,7 +96,7 @@ func TestRowsClosedByContext(t *testing.T) {
 	cancel() // the request ends; the handler forgot rows.Close
 	l := lifetimeNamed(t, rec, guardsql.SpanRows)
 	wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerCancel)
-	wantAttr(t, l, string(guardsql.ClosedByKey), guardsql.ClosedByContext)
+	wantMissedClose(t, l)
 	waitFor(t, "database/sql to give the connection back", func() bool { return db.Stats().InUse == 0 })
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
@@ -102,9 +105,10 @@ func TestRowsClosedByContext(t *testing.T) {
 
 // TestRowsClosedByCallerAfterContext: a Close after the context ended
 // (racing database/sql's own) is reported with trigger cancel too: the
-// context ended first.
+// context ended first. It is a missed close: the driver cannot tell the
+// caller's Close from database/sql's, which may have come first.
 func TestRowsClosedAfterContext(t *testing.T) {
-	rec := otelguardtest.NewTracker(t)
+	rec := newRecorder(t)
 	db := openSQLite(t)
 	ctx, cancel := context.WithCancel(rec.Context())
 	rows, err := db.QueryContext(ctx, "select x from t")
@@ -115,13 +119,13 @@ func TestRowsClosedAfterContext(t *testing.T) {
 	rows.Close()
 	l := lifetimeNamed(t, rec, guardsql.SpanRows)
 	wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerCancel)
-	wantAttr(t, l, string(guardsql.ClosedByKey), guardsql.ClosedByContext)
+	wantMissedClose(t, l)
 }
 
 // TestRowsInTransactionClosedAtCommit: rows still open when their
-// transaction commits are closed by database/sql.
+// transaction commits are closed by database/sql: a missed close.
 func TestRowsInTransactionClosedAtCommit(t *testing.T) {
-	rec := otelguardtest.NewTracker(t)
+	rec := newRecorder(t) // a missed close fails otelguardtest's check
 	db := openSQLite(t)
 	tx, err := db.BeginTx(rec.Context(), nil)
 	if err != nil {
@@ -140,6 +144,9 @@ func TestRowsInTransactionClosedAtCommit(t *testing.T) {
 	l := lifetimeNamed(t, rec, guardsql.SpanRows)
 	wantEnd(t, l, otelguard.OutcomeCleaned, otelguard.TriggerClose)
 	wantAttr(t, l, string(guardsql.ClosedByKey), guardsql.ClosedByTransaction)
+	if v, _ := attr(l, "otelguard.missed_close"); v != "true" {
+		t.Errorf("otelguard.missed_close = %q, want true", v)
+	}
 	wantAttr(t, lifetimeNamed(t, rec, guardsql.SpanTx), string(guardsql.TxResultKey), guardsql.TxCommit)
 }
 
@@ -259,7 +266,7 @@ func TestQueryText(t *testing.T) {
 
 // lifetimeNamed returns the first ended lifetime of rec named name,
 // waiting for it.
-func lifetimeNamed(t *testing.T, rec *otelguardtest.Recorder, name string) (l memoryLifetime) {
+func lifetimeNamed(t *testing.T, rec interface{ Lifetimes() []memoryLifetime }, name string) (l memoryLifetime) {
 	t.Helper()
 	waitFor(t, "a "+name+" lifetime to end", func() bool {
 		for _, x := range rec.Lifetimes() {

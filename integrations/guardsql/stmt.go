@@ -45,12 +45,12 @@ var (
 	_ driver.ColumnConverter   = ccStmt{}
 )
 
-func (c *conn) startStmt(ctx context.Context, s driver.Stmt, query string, seen uint16) driver.Stmt {
+func (c *conn) startStmt(ctx context.Context, s driver.Stmt, query string, oneShot bool) driver.Stmt {
 	ws := &stmt{s: s, c: c, query: query}
 	ws.execCtx, _ = s.(driver.StmtExecContext)
 	ws.queryCtx, _ = s.(driver.StmtQueryContext)
 	ws.nvc, _ = s.(driver.NamedValueChecker)
-	if seen&fOneShot == 0 {
+	if !oneShot {
 		ws.e = &ending{stmt: s}
 		ws.res = c.begin(ctx, SpanStmt, ws.e, kStmt, query)
 	}

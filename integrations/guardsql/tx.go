@@ -10,8 +10,8 @@ import (
 // tx wraps a driver transaction as a db.tx lifetime, from BeginTx to the
 // driver's Commit or Rollback. database/sql commits or rolls back when the
 // caller asks, and rolls back by itself when the BeginTx context ends
-// (its Tx.awaitDone goroutine): that one ends the lifetime with trigger
-// cancel and otelguard.db.closed_by=context.
+// (on a goroutine of its own): that one ends the lifetime with trigger
+// cancel and otelguard.db.closed_by=context, a missed close.
 //
 // database/sql's goroutine holds every *sql.Tx until its context ends (a
 // context.Background transaction: forever), so a transaction the code
@@ -47,8 +47,9 @@ func (t *tx) Rollback() error {
 	ended := t.ctx.Err() != nil
 	by := byCaller
 	if ended {
-		// database/sql's Tx.awaitDone, or a caller's Rollback after the
-		// context ended (which database/sql would have made anyway).
+		// database/sql's rollback when the context ended, or a caller's
+		// Rollback after it ended (which database/sql would have made
+		// anyway).
 		by = byContext
 		if t.c.reset != nil && t.c.valid == nil {
 			t.c.bad = true // see conn.IsValid

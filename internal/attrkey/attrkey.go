@@ -25,12 +25,12 @@ const (
 	// MissedCloseDescription is on log records of a closed_by_context
 	// missed close: what ended it (the span has it as its status).
 	MissedCloseDescription = attribute.Key("otelguard.missed_close.description")
-	MisuseKind      = attribute.Key("otelguard.misuse.kind")
-	Repeats         = attribute.Key("otelguard.repeats")
-	Age             = attribute.Key("otelguard.age_ms")
-	Finding         = attribute.Key("otelguard.finding")
-	ErrorType       = semconv.ErrorTypeKey
-	Stacktrace      = semconv.CodeStacktraceKey
+	MisuseKind             = attribute.Key("otelguard.misuse.kind")
+	Repeats                = attribute.Key("otelguard.repeats")
+	Age                    = attribute.Key("otelguard.age_ms")
+	Finding                = attribute.Key("otelguard.finding")
+	ErrorType              = semconv.ErrorTypeKey
+	Stacktrace             = semconv.CodeStacktraceKey
 )
 
 // Span names and events.

@@ -5,13 +5,17 @@
 //
 // Build a golangci-lint that includes it with golangci-lint custom
 // (https://golangci-lint.run/docs/plugins/module-plugins) and a
-// .custom-gcl.yml such as
+// .custom-gcl.yml: ../.custom-gcl.yml is one for a clone of the repository
+// (run golangci-lint custom in otelguardcheck/), naming the plugin by its
+// directory since the module is not published:
 //
-//	version: v2.x.y # the golangci-lint release to build; one built with Go 1.26 or later
+//	version: v2.15.0 # the golangci-lint release to build, with Go 1.26 or later
+//	name: golangci-lint-otelguard
+//	destination: ./bin
 //	plugins:
 //	  - module: github.com/otelguard/otelguard-go/otelguardcheck
 //	    import: github.com/otelguard/otelguard-go/otelguardcheck/golangci
-//	    version: latest
+//	    path: .   # once published: version: latest
 //
 // and enable it in .golangci.yml:
 //

@@ -20,7 +20,7 @@ func setup(int) error { return nil }
 
 func returned(ctx context.Context) *otelguard.Resource[int] {
 	r := otelguard.Acquire(ctx, "conn", 1, release)
-	r.Touch("opened")
+	_ = r.Name()
 	return r
 }
 

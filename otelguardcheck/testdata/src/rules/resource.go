@@ -32,10 +32,10 @@ func resourceTrack(ctx context.Context, f *os.File) error {
 	return r.Close(ctx)
 }
 
-// Only Value, Name and Touch: nothing ends the lifetime.
+// Only Value and Name: nothing ends the lifetime.
 func resourceOnlyRead(ctx context.Context) int {
 	r := otelguard.Acquire(ctx, "conn", 1, release) // want `r \(\*otelguard.Resource from Acquire\) is not closed on every path: the return on line 40 is reached without Close, CloseAsync or Detach`
-	r.Touch("read")
+	_ = r.Name()
 	println(r.Name())
 	return r.Value()
 }

@@ -1,4 +1,4 @@
-// The Tracker's methods acquire as the package-level functions do, and
+// The package-level functions acquire on the Tracker WithTracker names, and
 // Tracker.CloseAll ends every lifetime still open.
 package rules
 
@@ -9,17 +9,17 @@ import (
 )
 
 func trackerGuard(ctx context.Context, t *otelguard.Tracker) error {
-	g := t.NewGuard(ctx, "lock", rollback) // want `g \(\*otelguard.Guard from NewGuard\) is not run or disarmed on every path: the return on line 14`
+	g := otelguard.NewGuard(ctx, "lock", rollback, otelguard.WithTracker(t)) // want `g \(\*otelguard.Guard from NewGuard\) is not run or disarmed on every path: the return on line 14`
 	println(g != nil)
 	return work()
 }
 
 func trackerScope(ctx context.Context, t *otelguard.Tracker) {
-	t.NewScope(ctx, "s") // want `the \*otelguard.Scope from NewScope is discarded`
+	otelguard.NewScope(ctx, "s", otelguard.WithTracker(t)) // want `the \*otelguard.Scope from NewScope is discarded`
 }
 
 func trackerCloseAll(ctx context.Context, t *otelguard.Tracker) error {
-	g := t.NewGuard(ctx, "lock", rollback)
+	g := otelguard.NewGuard(ctx, "lock", rollback, otelguard.WithTracker(t))
 	r := otelguard.Acquire(ctx, "conn", 1, release, otelguard.WithTracker(t))
 	_ = g
 	_ = r
@@ -37,7 +37,7 @@ func trackerShutdown(ctx context.Context, t *otelguard.Tracker) error {
 // that an earlier defer runs.
 func trackerCloseAllDiscarded(ctx context.Context, t *otelguard.Tracker) error {
 	otelguard.Acquire(ctx, "a", 1, release, otelguard.WithTracker(t))
-	_ = t.NewGuard(ctx, "b", rollback)
+	_ = otelguard.NewGuard(ctx, "b", rollback, otelguard.WithTracker(t))
 	return t.CloseAll(ctx)
 }
 
@@ -51,5 +51,5 @@ func trackerCloseAllOnOnePath(ctx context.Context, t *otelguard.Tracker, ok bool
 
 func trackerDeferredCloseAll(ctx context.Context, t *otelguard.Tracker) {
 	defer t.CloseAll(ctx)
-	t.NewScope(ctx, "s")
+	otelguard.NewScope(ctx, "s", otelguard.WithTracker(t))
 }

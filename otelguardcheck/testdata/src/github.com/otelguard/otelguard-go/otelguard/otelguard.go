@@ -23,10 +23,6 @@ type Resource[T any] struct{ value T }
 
 type Scope struct{ name string }
 
-type Closer interface {
-	Close(ctx context.Context) error
-}
-
 func New(opts ...Option) *Tracker { return new(Tracker) }
 
 func Default() *Tracker { return new(Tracker) }
@@ -36,14 +32,6 @@ func (t *Tracker) Shutdown(ctx context.Context) error { return nil }
 func (t *Tracker) CloseAll(ctx context.Context) error { return nil }
 
 func (t *Tracker) Flush(ctx context.Context) error { return nil }
-
-func (t *Tracker) NewGuard(ctx context.Context, name string, cleanup func(context.Context) error, opts ...AcquireOption) *Guard {
-	return &Guard{name: name}
-}
-
-func (t *Tracker) NewScope(ctx context.Context, name string, opts ...AcquireOption) *Scope {
-	return &Scope{name: name}
-}
 
 func WithTracker(t *Tracker) AcquireOption { return AcquireOption{} }
 
@@ -81,15 +69,13 @@ func (r *Resource[T]) Detach() T { return r.value }
 
 func (r *Resource[T]) Name() string { return "" }
 
-func (r *Resource[T]) Touch(hint string) {}
-
 func NewScope(ctx context.Context, name string, opts ...AcquireOption) *Scope {
 	return &Scope{name: name}
 }
 
 func (s *Scope) Defer(name string, cleanup func(context.Context) error) {}
 
-func (s *Scope) Add(c Closer) {}
+func (s *Scope) Add(c interface{ Close(context.Context) error }) {}
 
 func (s *Scope) Close(ctx context.Context) error { return nil }
 

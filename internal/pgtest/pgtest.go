@@ -5,13 +5,26 @@
 // It needs the server's binaries (initdb, pg_ctl, postgres), from
 // Debian's postgresql package (apt-get install -y postgresql: they land in
 // /usr/lib/postgresql/<version>/bin, which Server looks in) or on $PATH;
-// GUARDSQL_PG_BIN names their directory explicitly. Without them the test
-// is skipped, saying so. PostgreSQL refuses to run as root: run as root,
-// the server runs as the postgres user the package creates.
+// GUARDSQL_PG_BIN names their directory explicitly (the name predates the
+// harness's move here; .ci and e2e's scripts read it too). PostgreSQL
+// refuses to run as root: run as root, the server runs as the postgres
+// user the package creates.
+//
+// A skip is never silent, and never an accident where the server is
+// expected. Without the binaries a test is skipped, saying what to
+// install; under CI=true (.ci/run installs them) it fails instead. The
+// PostgreSQL tests are switched off on purpose with
+// OTELGUARD_SKIP_POSTGRES=1 (make check sets it, and says so): New then
+// starts nothing, and a test skips naming the switch, in CI too.
 //
 // Start is for one test; New and Stop for a server shared by a TestMain.
-// It is the harness of guardsql's own PostgreSQL tests and of the
-// repository's end-to-end tests; it is not part of guardsql's API.
+// It is the harness of the PostgreSQL tests of every module of the
+// repository — integrations/guardsql, integrations/guardpgx, e2e's
+// pgservice — which import it from here (an internal package of the root
+// module, importable by every module whose path is under
+// github.com/otelguard/otelguard-go/); it is no module's API. It imports
+// the standard library only, so the root module's go.mod does not grow
+// with it.
 package pgtest
 
 import (
@@ -48,20 +61,68 @@ type Server struct {
 const startTimeout = 2 * time.Minute
 
 // ErrNoServer is returned, wrapped, by New when the server's binaries, or
-// the postgres user to run them as root, are missing: the reason to skip.
+// the postgres user to run them as root, are missing, or when SkipEnv
+// switches the PostgreSQL tests off: the reason to skip (see Missing).
 var ErrNoServer = errors.New("pgtest: no PostgreSQL server to start")
 
+// errSwitchedOff is ErrNoServer by SkipEnv's choice, not by a lack.
+var errSwitchedOff = fmt.Errorf("%w: the PostgreSQL tests are switched off by %s=1", ErrNoServer, SkipEnv)
+
+// SkipEnv is the environment variable that switches the PostgreSQL tests
+// off on purpose: with a true value (1, true), New starts nothing and
+// returns ErrNoServer saying so; any other non-empty value that is not
+// false is an error. make check sets it, to need no server.
+const SkipEnv = "OTELGUARD_SKIP_POSTGRES"
+
+// switchedOff reads SkipEnv.
+func switchedOff() (bool, error) {
+	v := os.Getenv(SkipEnv)
+	if v == "" {
+		return false, nil
+	}
+	off, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("pgtest: %s=%q: want 1 (switch the PostgreSQL tests off) or 0", SkipEnv, v)
+	}
+	return off, nil
+}
+
+// inCI tells whether the environment says it is CI (CI=true, as GitHub
+// Actions, GitLab CI and most others set it; .ci/run sets it too).
+func inCI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
+
+// Missing ends t, which needed a server New could not start for err (an
+// error wrapping ErrNoServer; any other error fails t). It skips t, saying
+// why and what to install — unless CI=true, where .ci/run installs the
+// server and its absence is a failure, not a skip. When SkipEnv switched
+// the tests off, it skips t naming the switch, in CI too: an announced
+// choice, not an accident. Call it from the test's goroutine, as t.Skip.
+func Missing(t testing.TB, err error) {
+	t.Helper()
+	switch {
+	case errors.Is(err, errSwitchedOff):
+		t.Skip(err)
+	case !errors.Is(err, ErrNoServer):
+		t.Fatal(err)
+	case inCI():
+		t.Fatalf("%v; CI=true, where .ci/run installs PostgreSQL (e2e/scripts/postgres.sh): a missing server fails, it does not skip", err)
+	default:
+		t.Skipf("%v (apt-get install -y postgresql, or set GUARDSQL_PG_BIN)", err)
+	}
+}
+
 // Start starts a server for t and stops it (and removes its files) when t
-// ends. It skips t, saying what to install, if New returns ErrNoServer, and
-// fails it if the server does not start.
+// ends. If New returns ErrNoServer, Missing skips t (or fails it in CI);
+// if the server does not start, t fails.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s, err := New()
-	if errors.Is(err, ErrNoServer) {
-		t.Skipf("%v (apt-get install -y postgresql, or set GUARDSQL_PG_BIN)", err)
-	}
 	if err != nil {
-		t.Fatal(err)
+		Missing(t, err)
+		return nil // not reached with a *testing.T: Missing skips or fails t
 	}
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
@@ -74,6 +135,12 @@ func Start(t testing.TB) *Server {
 // New starts a server, for code that outlives one test (a TestMain, an
 // end-to-end harness), which must call Stop.
 func New() (*Server, error) {
+	switch off, err := switchedOff(); {
+	case err != nil:
+		return nil, err
+	case off:
+		return nil, errSwitchedOff
+	}
 	bin, err := binDir()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoServer, err)

@@ -43,10 +43,10 @@ func acquireAndDropTracker(tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvi
 func TestDroppedTrackerStillReportsItsLeaks(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
+	defer tp.Shutdown(boundedCtx())
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
+	defer mp.Shutdown(boundedCtx())
 
 	acquireAndDropTracker(tp, mp)
 	deadline := time.Now().Add(10 * time.Second)
@@ -82,7 +82,7 @@ func TestShutDownTrackerIsCollected(t *testing.T) {
 		tr := otelguard.New(otelguard.WithTracerProvider(sdktrace.NewTracerProvider()))
 		r := otelguard.Acquire(context.Background(), "r", 0, func(context.Context, int) error { return nil }, otelguard.WithTracker(tr))
 		_ = r.Close(context.Background())
-		_ = tr.Shutdown(context.Background())
+		_ = tr.Shutdown(boundedCtx())
 		runtime.AddCleanup(tr, func(ch chan struct{}) { close(ch) }, collected)
 	}()
 	for i := 0; ; i++ {
@@ -120,7 +120,7 @@ func TestHoldTimerRacesNothingAtAcquire(t *testing.T) {
 	}
 	wg.Wait()
 	cancel()
-	if err := h.tr.Flush(context.Background()); err != nil {
+	if err := h.tr.Flush(boundedCtx()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(h.ended("held")); n != 2000 {
@@ -149,7 +149,7 @@ func TestFlushDoesNotWaitForACallersClose(t *testing.T) {
 		<-inRelease
 		cancel() // the watch finds the release claimed by the caller
 		start := time.Now()
-		if err := h.tr.Flush(context.Background()); err != nil {
+		if err := h.tr.Flush(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
@@ -208,7 +208,7 @@ func TestBubbleFlushWaitsForWorkInsideAndOutside(t *testing.T) {
 				t.Fatal("the leak was not found in 1000 collections")
 			}
 			runtime.GC()
-			if err := h.tr.Flush(context.Background()); err != nil {
+			if err := h.tr.Flush(boundedCtx()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -249,7 +249,7 @@ func TestBubbleReleaseOnLeakWaitsForCloseAll(t *testing.T) {
 		if live := h.tr.Live(); len(live) != 1 || !live[0].Leaked {
 			t.Fatalf("Live = %+v, want the leaked lifetime waiting", live)
 		}
-		if err := h.tr.CloseAll(context.Background()); err != nil {
+		if err := h.tr.CloseAll(boundedCtx()); err != nil {
 			t.Fatal(err)
 		}
 		if released.Load() != 1 || bctx.Err() == nil {
