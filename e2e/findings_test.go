@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,10 +27,11 @@ func TestFindingsAtOnePercentHeadSampling(t *testing.T) {
 		"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.01"),
 		"-selftest", fmt.Sprint(rounds))
 	var each, stories int
-	if i := strings.LastIndex(out, "selftest: "); i < 0 {
-		t.Fatalf("no selftest line:\n%s", out)
-	} else if _, err := fmt.Sscanf(out[i:], "selftest: %d requests of each of %d stories", &each, &stories); err != nil {
-		t.Fatalf("selftest line: %v\n%s", err, out)
+	if m := selftestRequests.FindStringSubmatch(out); m == nil {
+		t.Fatalf("the service did not say how many requests it sent:\n%s", out)
+	} else {
+		each, _ = strconv.Atoi(m[1])
+		stories, _ = strconv.Atoi(m[2])
 	}
 	sent := findingsSent(t, out)
 	if sent["leaked_without_close"] == 0 || sent["outlived_request"] == 0 {
@@ -95,6 +97,9 @@ func TestFindingsAtOnePercentHeadSampling(t *testing.T) {
 		t.Errorf("%d of %d requests' traces kept at 1%% head sampling, want about 1%% (2 to 3%%)", len(requests), total)
 	}
 }
+
+// selftestRequests is examples/service's account of its selftest.
+var selftestRequests = regexp.MustCompile(`selftest: (\d+) requests of each of (\d+) stories`)
 
 // findingsSent parses the selftest's "findings sent: kind=n ..." line.
 func findingsSent(t *testing.T, out string) map[string]int {
