@@ -98,9 +98,9 @@ func (t *Tracker) emitFinding(f *bridge.Finding, st *stack) {
 	t.emitFindingNow(f, st, repeats)
 }
 
-// flushFindings emits, for each site with folded findings, the latest of
-// them with otelguard.repeats: Shutdown, so that no folded finding is lost
-// to a site that never found another.
+// flushFindings emits, for each site with folded findings, a summary: the
+// latest's fields, otelguard.repeats = how many were folded. Shutdown, so
+// that no folded finding is lost to a site that never found another.
 func (t *Tracker) flushFindings() {
 	type pending struct {
 		f       *bridge.Finding
@@ -112,8 +112,9 @@ func (t *Tracker) flushFindings() {
 	if t.finds.tab != nil {
 		for i := range t.finds.tab {
 			if s := &t.finds.tab[i]; s.folded > 0 && s.find != nil {
-				// The latest stands for itself and the folded before it.
-				ps = append(ps, pending{s.find, s.st, s.folded - 1})
+				// A summary, as the leak log's: it carries the latest's
+				// fields and stands for every one folded.
+				ps = append(ps, pending{s.find, s.st, s.folded})
 				s.folded, s.find, s.st = 0, nil, nil
 			}
 		}
