@@ -58,6 +58,20 @@
 // bodies, rows and a transaction database/sql closed when their request
 // ended), as many as the service counted, each naming its handler's line.
 //
+// The findings and tail-sampling tests run findingsvc (findingsvc/, a
+// module of its own for the same reason as pgservice) and deploy/'s
+// configurations as a user runs them, each Jaeger on free ports with
+// Badger in a temporary directory: TestDeployConfigsStart starts each file;
+// TestFindingsAtOnePercentHeadSampling runs examples/service at 1% head
+// sampling and finds every finding it sent; TestHeldTooLongVisibleWhileOpen
+// finds a held_too_long finding while its lifetime is open;
+// TestTailSamplingKeepsFindingsAndBadOutcomes runs
+// deploy/jaeger-tail-sampling.yaml with a 2 s decision wait and finds a
+// leak found ten seconds late; TestTwoTiersSurviveStorageKill runs the
+// collector and storage tiers and kills the storage with SIGKILL.
+// TestScalingFigures measures docs/SCALING.md's figures and runs only with
+// OTELGUARD_SCALING=1.
+//
 // -short skips them. The binary is kept in $OTELGUARD_E2E_CACHE, or in
 // otelguard-e2e under the user's cache directory; scripts/jaeger.sh runs the
 // same binary on the standard ports for a look at the examples' spans.

@@ -29,6 +29,7 @@ var (
 	repoRoot  string                // the repository, whose go.work builds the examples
 	examples  = map[string]string{} // example name → binary built by TestMain
 	pgservice string                // pgservice's binary, built by TestMain
+	findingsv string                // findingsvc's binary, built by TestMain
 	jaegerBin string
 	shared    *jaeger // the Jaeger most tests export to
 	workDir   string  // logs and binaries of this run
@@ -75,6 +76,12 @@ func testMain(m *testing.M) int {
 	// (its doc says why): built as it builds, from its own go.mod.
 	pgservice = filepath.Join(workDir, "pgservice")
 	if err := goCmd(filepath.Join(repoRoot, "e2e", "pgservice"), "build", "-race", "-trimpath", "-o", pgservice, "."); err != nil {
+		return fail(err)
+	}
+	// findingsvc, the findings and tail-sampling tests' program, is a
+	// module of its own for the same reason.
+	findingsv = filepath.Join(workDir, "findingsvc")
+	if err := goCmd(filepath.Join(repoRoot, "e2e", "findingsvc"), "build", "-race", "-trimpath", "-o", findingsv, "."); err != nil {
 		return fail(err)
 	}
 	if shared, err = startJaeger("shared"); err != nil {

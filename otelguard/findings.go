@@ -88,12 +88,46 @@ func (t *Tracker) emitFinding(f *bridge.Finding, st *stack) {
 		s := t.finds.slot(site, now, interval)
 		if !s.since.IsZero() && now.Sub(s.since) < interval {
 			s.folded++
+			s.find, s.st = f, st // Shutdown emits it if nothing else comes
 			t.finds.mu.Unlock()
 			return
 		}
-		repeats, s.since, s.folded = s.folded, now, 0
+		repeats, s.since, s.folded, s.find, s.st = s.folded, now, 0, nil, nil
 		t.finds.mu.Unlock()
 	}
+	t.emitFindingNow(f, st, repeats)
+}
+
+// flushFindings emits, for each site with folded findings, a summary: the
+// latest's fields, otelguard.repeats = how many were folded. Shutdown, so
+// that no folded finding is lost to a site that never found another.
+func (t *Tracker) flushFindings() {
+	type pending struct {
+		f       *bridge.Finding
+		st      *stack
+		repeats int
+	}
+	var ps []pending
+	t.finds.mu.Lock()
+	if t.finds.tab != nil {
+		for i := range t.finds.tab {
+			if s := &t.finds.tab[i]; s.folded > 0 && s.find != nil {
+				// A summary, as the leak log's: it carries the latest's
+				// fields and stands for every one folded.
+				ps = append(ps, pending{s.find, s.st, s.folded})
+				s.folded, s.find, s.st = 0, nil, nil
+			}
+		}
+	}
+	t.finds.mu.Unlock()
+	for _, p := range ps {
+		t.emitFindingNow(p.f, p.st, p.repeats)
+	}
+}
+
+// emitFindingNow emits f, standing for itself and repeats folded before
+// it: the span and, if f.Log, the record.
+func (t *Tracker) emitFindingNow(f *bridge.Finding, st *stack, repeats int) {
 	stackText := f.Stack
 	switch {
 	case st != nil:

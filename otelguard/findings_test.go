@@ -153,3 +153,30 @@ func TestNoFindingOnTheHappyPath(t *testing.T) {
 		t.Fatalf("%d findings", n)
 	}
 }
+
+// Findings folded by the rate limit are not lost to a site that finds
+// nothing more: Shutdown emits the latest with otelguard.repeats.
+func TestFoldedFindingsAreFlushedAtShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := offHarness(t, otelguard.WithLeakLogInterval(time.Hour))
+		for range 3 { // one line: one site
+			otelguard.NewGuard(context.Background(), "held", nop, otelguard.WithTracker(h.tr), otelguard.WithHoldThreshold(time.Second)) //otelguard:handoff closed by CloseAll
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := len(h.finds.Ended()); n != 1 {
+			t.Fatalf("%d findings before Shutdown, want 1 (two folded)", n)
+		}
+		_ = h.tr.CloseAll(context.Background())
+		_ = h.tr.Shutdown(context.Background())
+		var held []int64
+		for _, s := range h.finds.Ended() {
+			if a := attrs(s); a["otelguard.finding"].AsString() == "held_too_long" {
+				held = append(held, a["otelguard.repeats"].AsInt64())
+			}
+		}
+		if len(held) != 2 || held[0] != 0 || held[1] != 2 {
+			t.Fatalf("held_too_long findings' repeats %v, want [0 2]: the first, then a summary of the two folded", held)
+		}
+	})
+}

@@ -172,16 +172,23 @@ func WithDefaultHoldThreshold(d time.Duration) Option {
 // interval d one record stands for those of the interval, with
 // otelguard.repeats = their count (and the fields of the latest). After an
 // interval with none, the next is logged at once again. A leak in a loop
-// of a million is a record per interval, not a million. Shutdown logs what
-// it has counted before it returns. Zero or negative d selects
-// defaultLeakLogInterval (one minute).
+// of a million is a record per interval, not a million. Findings are
+// limited the same way, per call site and kind: one span per interval, the
+// ones folded meanwhile counted in otelguard.repeats on the next (and in
+// the otelguard.findings metric, each). Shutdown logs what it has counted,
+// and emits a finding for each site with folded ones, before it returns.
+// Zero selects the default, one minute; a negative d turns the limit off:
+// every record is written and every finding emitted. 4096 call sites are
+// limited apart at once; past that, sites share limits, their records
+// folded together and counted, never dropped.
 func WithLeakLogInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.leakLog = d })
 }
 
-// WithLogger sets the Tracker's logger, where every leak reaches a person
-// whatever the trace sampling: a Warn record for each lifetime that ends
-// leaked_without_close or open_at_shutdown (name, kind, outcome, age, the
+// WithLogger sets the Tracker's logger, where every missed close reaches a
+// person whatever the trace sampling: a Warn record for each lifetime that
+// ends leaked_without_close, open_at_shutdown or closed_by_context (name,
+// kind, outcome, age, the
 // acquire stack one attribute per frame), bounded per call site by
 // WithLeakLogInterval; a Warn record for a lifetime held past its hold
 // threshold and an Info record when it comes back; a Warn record for a

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/otelguard/otelguard-go/internal/bridge"
 )
 
 // Per-call-site tables. Two kinds, each bounded, each keeping its promise
@@ -138,6 +140,8 @@ type siteLimit struct {
 	l      *lifetime // the latest folded, for the summary's fields
 	what   string
 	timer  *time.Timer
+	find   *bridge.Finding // findings: the latest folded, for Shutdown's flush
+	st     *stack          // its interned stack, when it has one
 }
 
 // slot returns the slot for key, under s.mu: key's own, a free one, one

@@ -202,6 +202,7 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 	}
 	err := t.wait(ctx)
 	t.flushLogs()
+	t.flushFindings()
 	t.retire()
 	return err
 }

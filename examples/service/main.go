@@ -54,14 +54,25 @@
 //
 // Spans are exported through go.opentelemetry.io/contrib/exporters/autoexport,
 // as the standard OTEL_* variables say; the service name is
-// otelguard-service unless OTEL_SERVICE_NAME says otherwise. With Jaeger
+// otelguard-service unless OTEL_SERVICE_NAME says otherwise. They are
+// sampled as OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG say (every
+// trace by default), with otelguard's findings always kept
+// (sampling.KeepFindings): at 1% head sampling,
+//
+//	OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01
+//
+// 1 request in 100 is traced, and every leak, every lifetime that outlived
+// its request or was held too long, is in the backend as a finding span
+// (otelguard.finding) with its acquire stack. With Jaeger
 // running (make jaeger):
 //
 //	OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
 //	go run ./examples/service -selftest 5
 //
 // sends 5 requests of each story to the service itself over loopback, has
-// the garbage collector find the leaks, and exits. Without -selftest it
+// the garbage collector find the leaks, and exits, saying how many finding
+// spans of each kind it sent (the end-to-end tests look for each in
+// Jaeger). Without -selftest it
 // serves on -addr until SIGINT or SIGTERM. Either way it shuts down in
 // order: the server, the export jobs, then the Tracker (what is still open
 // is reported, the releases in flight are waited for), the database and
@@ -132,6 +143,11 @@ func run(ctx context.Context, cfg config, out io.Writer, opts ...sdktrace.Tracer
 		defer os.RemoveAll(dir)
 		cfg.db = filepath.Join(dir, "service.db")
 	}
+	var sent *findingCount
+	if cfg.selftest > 0 {
+		sent = &findingCount{}
+		opts = append(opts, sdktrace.WithSpanProcessor(sent))
+	}
 	tp, err := newTracerProvider(ctx, opts...)
 	if err != nil {
 		return err
@@ -194,11 +210,15 @@ func run(ctx context.Context, cfg config, out io.Writer, opts ...sdktrace.Tracer
 		// but the service itself stopped cleanly.
 		fmt.Fprintln(os.Stderr, "service: flushing spans:", ferr)
 	}
+	if sent != nil {
+		fmt.Fprintln(out, "findings sent:", sent)
+	}
 	return err
 }
 
 // newTracerProvider batches spans to the exporter that the OTEL_*
-// variables select.
+// variables select, sampled by the sampler they select wrapped in
+// sampling.KeepFindings (newSampler).
 func newTracerProvider(ctx context.Context, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, error) {
 	exp, err := autoexport.NewSpanExporter(ctx)
 	if err != nil {
@@ -212,6 +232,10 @@ func newTracerProvider(ctx context.Context, opts ...sdktrace.TracerProviderOptio
 	if err != nil {
 		return nil, err
 	}
-	opts = append([]sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithBatcher(exp)}, opts...)
+	sampler, err := newSampler()
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithBatcher(exp), sdktrace.WithSampler(sampler)}, opts...)
 	return sdktrace.NewTracerProvider(opts...), nil
 }

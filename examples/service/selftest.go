@@ -6,10 +6,14 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/otelguard/otelguard-go/internal/bridge"
 	"github.com/otelguard/otelguard-go/otelguard"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // stories are the requests the selftest sends, n times each; /poll is sent
@@ -139,4 +143,52 @@ func collectLeaks(ctx context.Context, tracker *otelguard.Tracker, want int64) (
 	}
 	got := bridge.LeakCount(tracker)
 	return got, fmt.Errorf("selftest: the garbage collector found %d of the %d leaks", got, want)
+}
+
+// findingCount is a span processor that counts the finding spans
+// (otelguard.finding) the service sent, by kind: those the sampler kept,
+// which go to the exporter. The selftest prints it when the
+// TracerProvider has shut down, so that what reached a backend can be
+// checked against it.
+type findingCount struct {
+	mu     sync.Mutex
+	byKind map[string]int
+}
+
+func (*findingCount) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+func (c *findingCount) OnEnd(s sdktrace.ReadOnlySpan) {
+	if !s.SpanContext().IsSampled() {
+		return
+	}
+	for _, kv := range s.Attributes() {
+		if kv.Key == "otelguard.finding" {
+			c.mu.Lock()
+			if c.byKind == nil {
+				c.byKind = map[string]int{}
+			}
+			c.byKind[kv.Value.AsString()]++
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (*findingCount) Shutdown(context.Context) error   { return nil }
+func (*findingCount) ForceFlush(context.Context) error { return nil }
+
+// String is the counts as kind=count, by kind, space-separated; "none"
+// when there were none.
+func (c *findingCount) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.byKind) == 0 {
+		return "none"
+	}
+	var kv []string
+	for k, n := range c.byKind {
+		kv = append(kv, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, " ")
 }
