@@ -116,7 +116,7 @@ bench-bin:
 ## ignore the run.
 BENCHCOUNT   ?= 10
 BENCHTIME    ?= 500ms
-OPS_FAMILIES := Lifecycle LifecycleParallel Noop Unsampled Guard Metrics Touch
+OPS_FAMILIES := Lifecycle LifecycleMetricsOn LifecycleParallel Noop Unsampled Guard Metrics Touch
 bench-ops: bench-bin
 	rm -f .bench/bench.txt
 	cd otelguard && declare -A subs && for f in $(OPS_FAMILIES); do \
@@ -137,7 +137,7 @@ bench-ops: bench-bin
 		../$(BENCHBIN) -test.run '^$$' -test.bench '^BenchmarkLeakFound$$' \
 			-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 60m | tee -a ../.bench/bench.txt; \
 	done
-	@for f in Lifecycle LifecycleParallel Guard Noop Unsampled; do \
+	@for f in Lifecycle LifecycleMetricsOn LifecycleParallel Guard Noop Unsampled; do \
 		echo; echo "== $$f"; \
 		$(BENCHSTAT) -ignore run -filter ".name:$$f" -col /impl .bench/bench.txt; \
 	done
