@@ -88,7 +88,7 @@ examples:
 
 ## bench: every figure of docs/PERFORMANCE.md, measured by bench-ops,
 ## bench-shutdown, bench-memory, bench-integrations and bench-pairs in turn
-## (about 15 minutes on a quiet 2-core VM; each prints its tables, and
+## (about 13 minutes on a quiet 2-core VM; each prints its tables, and
 ## leaves its raw results in .bench/ for benchstat and benchratio with
 ## other filters). Run it with nothing else running on the machine.
 bench:
