@@ -20,7 +20,7 @@ BENCHSTAT   := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-2
 # The library is tested against its own go.mod, as its users build it.
 ROOT := GOWORK=off $(GO)
 
-.PHONY: test test-all check check-all skips skipreport lint vet staticcheck otelguardcheck unit integrations test-go127 test-checkfinalizers benchonce examples examples-test e2e bench bench-bin bench-ops bench-shutdown bench-memory bench-integrations jaeger screenshot
+.PHONY: test test-all check check-all skips skipreport lint vet staticcheck otelguardcheck unit integrations test-go127 test-checkfinalizers benchonce examples examples-test e2e bench bench-bin bench-ops bench-shutdown bench-memory bench-integrations bench-pairs jaeger screenshot
 
 # Every go test that make runs has a -timeout for each test binary (each
 # package), so that a hang fails in minutes, its goroutines dumped under
@@ -185,15 +185,16 @@ examples-test: skipreport
 	cd examples && $(GOTEST) -race -count=1 -timeout $(UNIT_TIMEOUT) ./... | $(call TO_JSON,examples)
 
 ## bench: every figure of docs/PERFORMANCE.md, measured by bench-ops,
-## bench-shutdown, bench-memory and bench-integrations in turn (about 9 minutes on a quiet
-## 2-core VM; each prints its tables, and leaves its raw results in .bench/
-## for benchstat and benchratio with other filters). Run it with nothing
-## else running on the machine.
+## bench-shutdown, bench-memory, bench-integrations and bench-pairs in turn
+## (about 13 minutes on a quiet 2-core VM; each prints its tables, and
+## leaves its raw results in .bench/ for benchstat and benchratio with
+## other filters). Run it with nothing else running on the machine.
 bench:
 	@$(MAKE) --no-print-directory bench-ops
 	@$(MAKE) --no-print-directory bench-shutdown
 	@$(MAKE) --no-print-directory bench-memory
 	@$(MAKE) --no-print-directory bench-integrations
+	@$(MAKE) --no-print-directory bench-pairs
 
 BENCHBIN := .bench/otelguard.test
 bench-bin:
@@ -201,23 +202,41 @@ bench-bin:
 	$(ROOT) test -c -o $(BENCHBIN) ./otelguard/
 
 ## bench-ops: the per-operation benchmarks beside their baselines. The test
-## binary is built once and run BENCHCOUNT times, each run a process that
-## measures every benchmark once (after a `run: N` line in
-## .bench/bench.txt), so that a baseline and what it is compared with are
-## measured seconds apart and share the VM's drift. benchratio pairs them
-## run by run; benchstat's tables ignore the run.
-BENCHCOUNT ?= 10
-BENCHTIME  ?= 500ms
-BENCHES    := Lifecycle|Guard|Noop|Unsampled|Metrics|Touch|LeakFound
+## binary is built once and run BENCHCOUNT times (after a `run: N` line in
+## .bench/bench.txt); in each run every sub-benchmark of OPS_FAMILIES
+## (found by a one-iteration listing first) is measured in a process of its
+## own, a family's sub-benchmarks one after the other, in the order of the
+## code in odd runs and reversed in even ones: a baseline and what it is
+## compared with are measured seconds apart and share the VM's drift, and
+## neither always runs first (what one process or sub-benchmark leaves the
+## next cancels in the geometric mean instead of biasing it, as in
+## bench-shutdown). benchratio pairs them run by run; benchstat's tables
+## ignore the run.
+BENCHCOUNT   ?= 10
+BENCHTIME    ?= 500ms
+OPS_FAMILIES := Lifecycle LifecycleMetricsOn LifecycleParallel Noop Unsampled Guard Metrics Touch
 bench-ops: bench-bin
 	rm -f .bench/bench.txt
-	cd otelguard && for i in $$(seq $(BENCHCOUNT)); do \
+	cd otelguard && declare -A subs && for f in $(OPS_FAMILIES); do \
+		subs[$$f]=$$(../$(BENCHBIN) -test.run '^$$' -test.bench "^Benchmark$$f\$$" -test.benchtime 1x -test.cpu 1 \
+			| sed -n -E "s|^Benchmark$$f/([^[:space:]]+)[[:space:]].*|\1|p"); \
+		if [ -z "$${subs[$$f]}" ]; then echo "bench-ops: Benchmark$$f lists no sub-benchmark" >&2; exit 1; fi; \
+	done; \
+	for i in $$(seq $(BENCHCOUNT)); do \
 		echo "run: $$i" | tee -a ../.bench/bench.txt; \
-		../$(BENCHBIN) -test.run '^$$' -test.bench '$(BENCHES)' \
+		for f in $(OPS_FAMILIES); do \
+			order=$${subs[$$f]}; \
+			if [ $$((i % 2)) = 0 ]; then order=$$(echo "$$order" | tac); fi; \
+			for s in $$order; do \
+				../$(BENCHBIN) -test.run '^$$' -test.bench "^Benchmark$$f\$$/^$$s\$$" \
+					-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 60m | tee -a ../.bench/bench.txt; \
+			done; \
+		done; \
+		../$(BENCHBIN) -test.run '^$$' -test.bench '^BenchmarkLeakFound$$' \
 			-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 60m | tee -a ../.bench/bench.txt; \
 	done
-	@for f in Lifecycle LifecycleParallel Guard Noop Unsampled; do \
-		echo; echo "== $$f (baseline first)"; \
+	@for f in Lifecycle LifecycleMetricsOn LifecycleParallel Guard Noop Unsampled; do \
+		echo; echo "== $$f"; \
 		$(BENCHSTAT) -ignore run -filter ".name:$$f" -col /impl .bench/bench.txt; \
 	done
 	@echo; echo "== Paired ratios (each impl against its baseline in the same run)"; \
@@ -265,11 +284,12 @@ bench-memory: bench-bin
 ## same with one raw span; otelgrpc alone for guardgrpc), as bench-ops
 ## measures the core's: each test binary built once and run BENCHCOUNT times, both after the same `run: N` line in
 ## .bench/integrations.txt, paired run by run. BenchmarkPostgresSelect
-## starts a PostgreSQL server on 127.0.0.1 in each run (skipped without one).
-INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$' 'guardgrpc:^BenchmarkGRPC$$'
+## starts a PostgreSQL server on 127.0.0.1 in each run (skipped only where
+## pgtest finds no server binaries and CI is not true; failed otherwise).
+INTEGRATION_BENCHES := 'guardhttp:^Benchmark(Transport|TransportOwn|Handler|HandlerLifetime|HandlerServeHTTP)$$' 'guardsql:^Benchmark(Select|Tx|PostgresSelect)$$'
 bench-integrations:
 	mkdir -p .bench
-	for m in guardhttp guardsql guardgrpc; do \
+	for m in guardhttp guardsql; do \
 		(cd integrations/$$m && GOWORK=off $(GO) test -c -o ../../.bench/$$m.test .); \
 	done
 	rm -f .bench/integrations.txt
@@ -281,12 +301,48 @@ bench-integrations:
 				-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 30m) | tee -a .bench/integrations.txt; \
 		done; \
 	done
-	@for f in Transport TransportOwn Handler HandlerServeHTTP Select Tx PostgresSelect GRPC; do \
+	@for f in Transport TransportOwn Handler HandlerLifetime HandlerServeHTTP Select Tx PostgresSelect; do \
 		echo; echo "== $$f (baseline first)"; \
 		$(BENCHSTAT) -ignore run,pkg -filter ".name:$$f" -col /impl .bench/integrations.txt; \
 	done
 	@echo; echo "== Paired ratios (each impl against the bare baseline of the same run)"; \
 		$(ROOT) run ./internal/cmd/benchratio .bench/integrations.txt
+
+## bench-pairs: every integration module's BenchmarkPair* (issue 29: the
+## integration over the OpenTelemetry instrumentation users already run,
+## against that instrumentation alone, each named
+## BenchmarkPair<Name>/metrics=<on|off>/impl=<baseline|guarded>), found by
+## their names as INTEGRATIONS finds the modules, so that a module that adds
+## pairs is measured without an edit here. Each module's test binary is
+## built once and run BENCHCOUNT times, all after the same `run: N` line in
+## .bench/pairs.txt, with BENCH_PAIR_ORDER=baseline-first in odd runs and
+## guarded-first in even ones (the pairs run their two sides in that
+## order); benchratio pairs the sides run by run against the target,
+## guarded ≤ 1.10× baseline. The PostgreSQL pairs start a server on
+## 127.0.0.1 in each run, as bench-integrations does.
+PAIR_MODULES = $(shell grep -l '^func BenchmarkPair' integrations/*/*_test.go 2>/dev/null | xargs -rn1 dirname | sort -u)
+PAIRS_TARGET ?= 1.10
+bench-pairs:
+	@test -n "$(PAIR_MODULES)" || { echo "bench-pairs: no module under integrations/ has a BenchmarkPair" >&2; exit 1; }
+	mkdir -p .bench
+	for m in $(PAIR_MODULES); do \
+		(cd $$m && GOWORK=off $(GO) test -c -o ../../.bench/pairs-$$(basename $$m).test .); \
+	done
+	rm -f .bench/pairs.txt
+	for i in $$(seq $(BENCHCOUNT)); do \
+		order=baseline-first; if [ $$((i % 2)) = 0 ]; then order=guarded-first; fi; \
+		echo "run: $$i" | tee -a .bench/pairs.txt; \
+		for m in $(PAIR_MODULES); do \
+			(cd $$m && BENCH_PAIR_ORDER=$$order ../../.bench/pairs-$$(basename $$m).test -test.run '^$$' -test.bench '^BenchmarkPair' \
+				-test.benchmem -test.benchtime $(BENCHTIME) -test.timeout 30m) | tee -a .bench/pairs.txt; \
+		done; \
+	done
+	@echo; echo "== Pairs: absolute figures (benchstat medians over the runs)"; \
+		$(BENCHSTAT) -ignore run -col /impl .bench/pairs.txt
+	@echo; echo "== Pairs: guarded / baseline, paired by run, against the target"; \
+		$(ROOT) run ./internal/cmd/benchratio -target $(PAIRS_TARGET) .bench/pairs.txt
+	@echo; echo "== Pairs: allocations, guarded / baseline"; \
+		$(ROOT) run ./internal/cmd/benchratio -unit allocs/op .bench/pairs.txt
 
 ## jaeger: run a Jaeger on 127.0.0.1 (4317, 4318, 16686): JAEGER_BIN when set,
 ## else the official image jaegertracing/jaeger:2.13.0 when a Docker engine

@@ -83,7 +83,7 @@ var skipPackages = []string{
 // The interceptor is safe for concurrent use. Each stream costs one
 // lifetime (a span, an acquire stack, leak detection), a context of its own
 // (not with WithoutReleaseOnLeak), a weak pointer, a runtime cleanup, a
-// grpc.OnFinish call option and the wrapper; see BenchmarkGRPC. Unary calls
+// grpc.OnFinish call option and the wrapper; see BenchmarkPairGRPC. Unary calls
 // do not go through a stream interceptor and cost nothing.
 func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
 	cfg := newConfig(opts)

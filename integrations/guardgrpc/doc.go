@@ -92,7 +92,7 @@
 //
 // # Cost
 //
-// Measured over loopback with every span recorded (BenchmarkGRPC, two
+// Measured over loopback with every span recorded (BenchmarkPairGRPC, two
 // sessions of 12 paired runs on a shared 2-core machine): a unary call
 // through the server interceptor costs nothing measurable beside otelgrpc
 // alone (+6 allocations); a 10-message stream watched on the client and

@@ -39,7 +39,7 @@ import (
 // The interceptor is safe for concurrent use. An RPC costs an
 // otelguard.Request and its context value, one more context value when the
 // Tracker is not in the RPC's context already, and a lock taken per
-// lifetime it acquires and once at its end; see BenchmarkGRPC. WithTracker
+// lifetime it acquires and once at its end; see BenchmarkPairGRPC. WithTracker
 // is the one Option it uses.
 func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 	s := &serverInterceptor{tracker: newConfig(opts).tracker}

@@ -191,5 +191,5 @@
 // and a context value. Per checkout: its stack (runtime.Callers, symbolized
 // only for a finding) and the pool's lock to list it. Per statement: the
 // server's transaction status, read from the connection. See
-// BenchmarkQueries for the comparison with otelpgx alone.
+// BenchmarkPairPgx for the comparison with otelpgx alone.
 package guardpgx

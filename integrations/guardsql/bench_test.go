@@ -118,8 +118,10 @@ func BenchmarkTx(b *testing.B) {
 }
 
 // BenchmarkPostgresSelect is BenchmarkSelect on the PostgreSQL server the
-// tests start (skipped without one), through pgx, over loopback TCP: what
-// the same overhead weighs against a database across a socket.
+// tests start, through pgx, over loopback TCP: what the same overhead
+// weighs against a database across a socket. It is skipped only where
+// there can be no server (postgresForBench); a server that fails to start
+// fails it.
 func BenchmarkPostgresSelect(b *testing.B) {
 	pg := postgres(b)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))

@@ -1,7 +1,16 @@
 // Command benchratio prints paired ratios of benchmark results: for every
 // benchmark family with sub-benchmarks named impl=X, the ratio of each
-// implementation's figure to the family's baseline (its first
-// implementation in the input), run by run.
+// implementation's figure to the family's baseline, run by run, with their
+// spread over the runs (geometric mean, median, min and max). The baseline
+// is the implementation named impl=baseline where the family has one (the
+// pair benchmarks of make bench-pairs, whose two sides run in either
+// order), else the family's first implementation in the input.
+//
+// With -target T it also prints, for each row, the target (≤ T×), whether
+// it is met (judged on the geometric mean, as docs/PERFORMANCE.md judges
+// every target) and how many runs' ratios exceed it:
+//
+//	go run ./internal/cmd/benchratio -target 1.10 .bench/pairs.txt
 //
 // make bench measures in runs: a run is one process of the benchmark binary
 // (or, for benchmarks that need a process each, one process per
@@ -42,8 +51,9 @@ import (
 
 func main() {
 	unit := flag.String("unit", "ns/op", "the figure to pair (ns/op, B/op, or any unit the benchmarks report)")
+	target := flag.Float64("target", 0, "if > 0, the ratio each row must not exceed: print it, whether the geometric mean meets it, and the runs beyond it")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: benchratio [-unit UNIT] FILE")
+		fmt.Fprintln(os.Stderr, "usage: benchratio [-unit UNIT] [-target RATIO] FILE")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -62,7 +72,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
 	}
-	if err := write(os.Stdout, rows); err != nil {
+	if *target < 0 || math.IsNaN(*target) || math.IsInf(*target, 0) {
+		fmt.Fprintln(os.Stderr, "benchratio: -target must be a positive ratio")
+		os.Exit(2)
+	}
+	if err := write(os.Stdout, rows, *target); err != nil {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
 	}
@@ -91,12 +105,43 @@ func (r row) median() float64 {
 	return s[n/2]
 }
 
-func write(w io.Writer, rows []row) error {
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%-20s %-36s %3s %8s %8s %8s %8s\n", "family", "impl / baseline", "n", "geomean", "median", "min", "max")
+// over is how many of r's ratios exceed target.
+func (r row) over(target float64) int {
+	n := 0
+	for _, x := range r.ratios {
+		if x > target {
+			n++
+		}
+	}
+	return n
+}
+
+// write prints one line per row: its ratios' geometric mean, median, min
+// and max; with target > 0, also the target, whether the geometric mean
+// meets it ("yes" or "MISSED") and how many runs' ratios exceed it.
+func write(w io.Writer, rows []row, target float64) error {
+	fw := 20
 	for _, r := range rows {
-		fmt.Fprintf(bw, "%-20s %-36s %3d %8.3f %8.3f %8.3f %8.3f\n", r.family, r.impl+" / "+r.base, len(r.ratios),
-			r.geomean(), r.median(), slices.Min(r.ratios), slices.Max(r.ratios))
+		fw = max(fw, len(r.family))
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "%-*s %-36s %3s %8s %8s %8s %8s", fw, "family", "impl / baseline", "n", "geomean", "median", "min", "max")
+	if target > 0 {
+		fmt.Fprintf(bw, " %8s %6s %s", "target", "met", "runs over")
+	}
+	fmt.Fprintln(bw)
+	for _, r := range rows {
+		g := r.geomean()
+		fmt.Fprintf(bw, "%-*s %-36s %3d %8.3f %8.3f %8.3f %8.3f", fw, r.family, r.impl+" / "+r.base, len(r.ratios),
+			g, r.median(), slices.Min(r.ratios), slices.Max(r.ratios))
+		if target > 0 {
+			met := "yes"
+			if g > target {
+				met = "MISSED"
+			}
+			fmt.Fprintf(bw, " %8s %6s %d/%d", fmt.Sprintf("≤%.2f", target), met, r.over(target), len(r.ratios))
+		}
+		fmt.Fprintln(bw)
 	}
 	return bw.Flush()
 }
@@ -110,7 +155,7 @@ var procs = regexp.MustCompile(`-\d+$`)
 // family is the samples of one benchmark family: impl → run → samples.
 type family struct {
 	name  string
-	impls []string // in order of first appearance; the first is the baseline
+	impls []string // in order of first appearance; the baseline first (see baselineFirst)
 	runs  []string // in order of first appearance
 	data  map[string]map[string][]float64
 }
@@ -180,6 +225,7 @@ func ratios(r io.Reader, file, unit string) ([]row, error) {
 
 	var rows []row
 	for _, f := range fams {
+		f.baselineFirst()
 		base := f.impls[0]
 		for _, run := range f.runs {
 			nb := len(f.data[base][run])
@@ -217,6 +263,20 @@ func ratios(r io.Reader, file, unit string) ([]row, error) {
 		return nil, fmt.Errorf("%s: no sub-benchmark named impl=… reports %s", file, unit)
 	}
 	return rows, nil
+}
+
+// baselineImpl is the name that makes an implementation its family's
+// baseline wherever it appears in the input.
+const baselineImpl = "baseline"
+
+// baselineFirst moves impl=baseline, where f has it, to the front of
+// f.impls: the pair benchmarks run their two sides in either order, so
+// the first to appear is not always the baseline. Other families keep
+// their first implementation as the baseline.
+func (f *family) baselineFirst() {
+	if i := slices.Index(f.impls, baselineImpl); i > 0 {
+		f.impls = slices.Insert(slices.Delete(f.impls, i, i+1), 0, baselineImpl)
+	}
 }
 
 // splitImpl takes the impl=X element out of a benchmark's name: family is

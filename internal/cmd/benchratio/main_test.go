@@ -20,6 +20,12 @@ import (
 //     (baseline first in odd runs, last in even ones).
 //   - failed-run.txt: one process in which BenchmarkLeakFound's b.Fatal
 //     fired.
+//   - pairs.txt: three runs of a pair benchmark as make bench-pairs writes
+//     them (BenchmarkPair<Name>/metrics=<on|off>/impl=<baseline|guarded>),
+//     the baseline first in runs 1 and 3 and last in run 2; made-up
+//     figures, chosen so that metrics=on misses a 1.10 target on the
+//     geometric mean with 2 of 3 runs over it, and metrics=off meets it
+//     with 1 run over.
 
 func read(t *testing.T, name string) string {
 	t.Helper()
@@ -52,6 +58,7 @@ func TestRatios(t *testing.T) {
 	three := read(t, "three-runs.txt")
 	perImpl := read(t, "process-per-impl.txt")
 	failed := read(t, "failed-run.txt")
+	pairs := read(t, "pairs.txt")
 
 	type want struct {
 		family, impl, base string
@@ -79,6 +86,30 @@ func TestRatios(t *testing.T) {
 		}},
 		{name: "unlabelled: a run per process header", input: without(three, "", `^run:`), want: noop},
 		{name: "a process per impl, paired by run label", input: perImpl, want: perImplRatios},
+		{name: "pairs, either order", input: pairs, want: []want{
+			{"PairSQLiteSelect/metrics=on", "guarded", "baseline", []float64{1.2, 1.09, 1.3}},
+			{"PairSQLiteSelect/metrics=off", "guarded", "baseline", []float64{8400.0 / 8000, 9000.0 / 8000, 8600.0 / 8000}},
+		}},
+		{
+			// Run 2, the guarded side first, is the first in the input:
+			// impl=baseline is the baseline all the same.
+			name:  "pairs, guarded first in the input",
+			input: without(pairs, "1", ``),
+			want: []want{
+				{"PairSQLiteSelect/metrics=on", "guarded", "baseline", []float64{1.09, 1.3}},
+				{"PairSQLiteSelect/metrics=off", "guarded", "baseline", []float64{9000.0 / 8000, 8600.0 / 8000}},
+			},
+		},
+		{
+			name:    "pairs, a side missing in a run",
+			input:   without(pairs, "3", `metrics=off/impl=guarded`),
+			wantErr: []string{"PairSQLiteSelect/metrics=off: run 3 has 0 samples of impl=guarded but 1 of impl=baseline (the baseline)"},
+		},
+		{
+			name:    "pairs, only the guarded side",
+			input:   without(pairs, "", `impl=baseline`),
+			wantErr: []string{"PairSQLiteSelect/metrics=on: only impl=guarded was measured: nothing to pair it with"},
+		},
 		{
 			name:  "missing sample",
 			input: without(three, "2", `impl=otelguard`),
@@ -222,7 +253,7 @@ func TestWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := write(&out, rows); err != nil {
+	if err := write(&out, rows, 0); err != nil {
 		t.Fatal(err)
 	}
 	// geomean of 329.3/206.7, 351.1/298.8, 346.5/217.9, 346.4/227.0;
@@ -231,5 +262,37 @@ func TestWrite(t *testing.T) {
 		"Noop                 otelguard / noopspan                   4    1.460    1.558    1.175    1.593\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestWriteTarget(t *testing.T) {
+	rows, err := ratios(strings.NewReader(read(t, "pairs.txt")), "x", "ns/op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := write(&out, rows, 1.10); err != nil {
+		t.Fatal(err)
+	}
+	// metrics=on: 1.2, 1.09, 1.3: geomean 1.1936, over 1.10 in runs 1 and
+	// 3; metrics=off: 1.05, 1.125, 1.075: geomean 1.0829, run 2 over. The
+	// family column widens to the longest family.
+	want := "family                       impl / baseline                        n  geomean   median      min      max   target    met runs over\n" +
+		"PairSQLiteSelect/metrics=on  guarded / baseline                     3    1.194    1.200    1.090    1.300    ≤1.10 MISSED 2/3\n" +
+		"PairSQLiteSelect/metrics=off guarded / baseline                     3    1.083    1.075    1.050    1.125    ≤1.10    yes 1/3\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestRowOver(t *testing.T) {
+	r := row{ratios: []float64{1.0, 1.1, 1.2, 0.9, 1.5}}
+	for _, tc := range []struct {
+		target float64
+		want   int
+	}{{1.1, 2}, {1.0, 3}, {2, 0}, {0.5, 5}} {
+		if got := r.over(tc.target); got != tc.want {
+			t.Errorf("over(%v) of %v = %d, want %d", tc.target, r.ratios, got, tc.want)
+		}
 	}
 }
