@@ -39,3 +39,16 @@ func ExampleKeepFindings() {
 	// otelguard.finding = open_at_shutdown
 	// otelguard.name = orders.lock
 }
+
+// docProvider is the set-up docs/SCALING.md shows, compiled here line for
+// line.
+func docProvider(exp sdktrace.SpanExporter) *sdktrace.TracerProvider {
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sampling.KeepFindings(
+			sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))),
+		sdktrace.WithBatcher(exp),
+	)
+	return tp
+}
+
+var _ = docProvider
