@@ -26,9 +26,9 @@ func TestSelftestAtZeroHeadSamplingKeepsEveryFinding(t *testing.T) {
 	if err := run(context.Background(), cfg, &out, sdktrace.WithSpanProcessor(rec)); err != nil {
 		t.Fatal(err)
 	}
-	byKind := map[string]int{}    // findings emitted when found
+	byKind := map[string]int{}     // findings emitted when found
 	sentByKind := map[string]int{} // and Shutdown's summaries of the folded ones
-	leaks := map[string]int{} // leaking handler → findings
+	leaks := map[string]int{}      // leaking handler → findings
 	for _, s := range rec.Ended() {
 		a := attrs(s.Attributes())
 		kind, ok := a["otelguard.finding"]

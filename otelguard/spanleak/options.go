@@ -17,7 +17,7 @@ const (
 	// watched — about 1.07× a span's start and end, where watching every
 	// span costs about 1.6× (docs/spanleak.md).
 	defaultSampling = 128
-	maxStackDepth     = 128
+	maxStackDepth   = 128
 )
 
 type config struct {
