@@ -4,18 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/XSAM/otelsql"
 	"github.com/otelguard/otelguard-go/integrations/guardsql"
+	"github.com/otelguard/otelguard-go/internal/benchpair"
 	"github.com/otelguard/otelguard-go/internal/pgtest"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 )
 
@@ -23,84 +19,23 @@ import (
 // its database with XSAM/otelsql pays for adding guardsql on top: the same
 // database through otelsql alone (impl=baseline) and through guardsql
 // wrapping otelsql's driver (impl=guarded), with the same OpenTelemetry
-// SDK set-up on both sides. Their shape, shared by every integration
-// module's BenchmarkPair* (make bench-pairs runs them all):
-//
-//	BenchmarkPair<Name>/metrics=<on|off>/impl=<baseline|guarded>
-//
-//   - the SDK as users get it: a TracerProvider sampling every root span,
-//     with a batch span processor to an exporter that discards; metrics=on
-//     an SDK MeterProvider with a ManualReader (never collected), given to
-//     the alternative and to the Tracker alike; metrics=off a noop
-//     MeterProvider on both sides;
-//   - leak detection at its default (stacks), no other Tracker option;
-//   - each side builds its own providers, Tracker and database in its
-//     sub-benchmark, so that nothing of one side is measured in the other;
-//   - the order of the two sides follows $BENCH_PAIR_ORDER:
-//     "guarded-first" runs impl=guarded before impl=baseline, anything
-//     else the baseline first. make bench-pairs flips it run by run, so
-//     that neither side always runs first in its process;
-//   - the target is guarded ≤ 1.10× baseline (ns/op, paired run by run by
-//     internal/cmd/benchratio).
-
-// pairOrder is the order of a pair's two sides, from $BENCH_PAIR_ORDER.
-func pairOrder() []string {
-	if os.Getenv("BENCH_PAIR_ORDER") == "guarded-first" {
-		return []string{"guarded", "baseline"}
-	}
-	return []string{"baseline", "guarded"}
-}
-
-// runPair runs side(b, metricsOn, guarded) as the pair's four
-// sub-benchmarks: metrics on, then off, each side in pairOrder's order.
-func runPair(b *testing.B, side func(b *testing.B, metricsOn, guarded bool)) {
-	for _, on := range []bool{true, false} {
-		name := "metrics=off"
-		if on {
-			name = "metrics=on"
-		}
-		b.Run(name, func(b *testing.B) {
-			for _, impl := range pairOrder() {
-				b.Run("impl="+impl, func(b *testing.B) { side(b, on, impl == "guarded") })
-			}
-		})
-	}
-}
-
-// pairSDK is one side's OpenTelemetry set-up.
-type pairSDK struct {
-	tp *sdktrace.TracerProvider
-	mp metric.MeterProvider
-}
-
-func newPairSDK(b *testing.B, metricsOn bool) pairSDK {
-	s := pairSDK{
-		tp: sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{})),
-		mp: metricnoop.NewMeterProvider(),
-	}
-	b.Cleanup(func() { _ = s.tp.Shutdown(context.Background()) })
-	if metricsOn {
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-		s.mp = mp
-	}
-	return s
-}
+// SDK set-up on both sides. Their shape
+// is internal/benchpair's, shared by every integration module.
 
 // pairDB opens one side's database: driverName wrapped by otelsql
 // (registered under a name of its own), and for the guarded side that
 // driver opened through guardsql with a Tracker of the same providers.
 // The pool is one connection, as an in-memory SQLite database needs.
 func pairDB(b *testing.B, metricsOn, guarded bool, driverName, dsn string, system attribute.KeyValue) *sql.DB {
-	s := newPairSDK(b, metricsOn)
+	s := benchpair.NewSDK(b, metricsOn)
 	name, err := otelsql.Register(driverName,
-		otelsql.WithTracerProvider(s.tp), otelsql.WithMeterProvider(s.mp), otelsql.WithAttributes(system))
+		otelsql.WithTracerProvider(s.TP), otelsql.WithMeterProvider(s.MP), otelsql.WithAttributes(system))
 	if err != nil {
 		b.Fatal(err)
 	}
 	var db *sql.DB
 	if guarded {
-		tr := otelguard.New(otelguard.WithTracerProvider(s.tp), otelguard.WithMeterProvider(s.mp))
+		tr := otelguard.New(otelguard.WithTracerProvider(s.TP), otelguard.WithMeterProvider(s.MP))
 		b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 		db, err = guardsql.Open(name, dsn, guardsql.WithTracker(tr), guardsql.WithSystemName(system.Value.AsString()))
 	} else {
@@ -204,7 +139,7 @@ func sqliteSide(b *testing.B, metricsOn, guarded bool) *sql.DB {
 // BenchmarkPairSQLiteSelect: a point SELECT by primary key (QueryRowContext
 // and Scan) on in-memory SQLite.
 func BenchmarkPairSQLiteSelect(b *testing.B) {
-	runPair(b, func(b *testing.B, metricsOn, guarded bool) {
+	benchpair.Run(b, func(b *testing.B, metricsOn, guarded bool) {
 		pointSelect(b, sqliteSide(b, metricsOn, guarded), "select y from pair where x = ?")
 	})
 }
@@ -212,7 +147,7 @@ func BenchmarkPairSQLiteSelect(b *testing.B) {
 // BenchmarkPairSQLiteScan100: a query of 100 rows, each scanned, then
 // Err and Close, on in-memory SQLite.
 func BenchmarkPairSQLiteScan100(b *testing.B) {
-	runPair(b, func(b *testing.B, metricsOn, guarded bool) {
+	benchpair.Run(b, func(b *testing.B, metricsOn, guarded bool) {
 		scan100(b, sqliteSide(b, metricsOn, guarded))
 	})
 }
@@ -220,7 +155,7 @@ func BenchmarkPairSQLiteScan100(b *testing.B) {
 // BenchmarkPairSQLiteTx: BeginTx, one UPDATE by primary key, Commit, on
 // in-memory SQLite.
 func BenchmarkPairSQLiteTx(b *testing.B) {
-	runPair(b, func(b *testing.B, metricsOn, guarded bool) {
+	benchpair.Run(b, func(b *testing.B, metricsOn, guarded bool) {
 		txExecCommit(b, sqliteSide(b, metricsOn, guarded), "update pair set y = ? where x = ?")
 	})
 }
@@ -244,21 +179,21 @@ func postgresSide(b *testing.B, metricsOn, guarded bool) *sql.DB {
 // BenchmarkPairPostgresSelect is BenchmarkPairSQLiteSelect on PostgreSQL
 // over loopback TCP, through pgx's database/sql driver.
 func BenchmarkPairPostgresSelect(b *testing.B) {
-	runPair(b, func(b *testing.B, metricsOn, guarded bool) {
+	benchpair.Run(b, func(b *testing.B, metricsOn, guarded bool) {
 		pointSelect(b, postgresSide(b, metricsOn, guarded), "select y from pair where x = $1")
 	})
 }
 
 // BenchmarkPairPostgresScan100 is BenchmarkPairSQLiteScan100 on PostgreSQL.
 func BenchmarkPairPostgresScan100(b *testing.B) {
-	runPair(b, func(b *testing.B, metricsOn, guarded bool) {
+	benchpair.Run(b, func(b *testing.B, metricsOn, guarded bool) {
 		scan100(b, postgresSide(b, metricsOn, guarded))
 	})
 }
 
 // BenchmarkPairPostgresTx is BenchmarkPairSQLiteTx on PostgreSQL.
 func BenchmarkPairPostgresTx(b *testing.B) {
-	runPair(b, func(b *testing.B, metricsOn, guarded bool) {
+	benchpair.Run(b, func(b *testing.B, metricsOn, guarded bool) {
 		txExecCommit(b, postgresSide(b, metricsOn, guarded), "update pair set y = $1 where x = $2")
 	})
 }
