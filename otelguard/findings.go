@@ -77,10 +77,10 @@ func (t *Tracker) emitFinding(f *bridge.Finding, st *stack) {
 		case len(f.PCs) > 0:
 			site = hashPCs(f.PCs)
 		default:
-			site = siteKey{name: f.Stack + "\x00" + f.Name}.hash()
+			site = siteKey{name: f.Stack + "\x00" + f.Name}.Hash()
 		}
 	}
-	site ^= siteKey{name: f.Kind}.hash()
+	site ^= siteKey{name: f.Kind}.Hash()
 	repeats := 0
 	if interval := t.leakLogInterval(); interval >= 0 {
 		now := time.Now()

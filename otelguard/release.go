@@ -90,15 +90,12 @@ func (r release) run(ctx context.Context) (res relResult) {
 	returned := false
 	defer func() {
 		if !returned {
-			switch {
-			case !r.recover:
+			if !r.recover {
 				res.aborted = true // the panic or Goexit goes on after this
-			default:
-				if v := recover(); v != nil {
-					res.panic = &panicked{value: v, stack: debug.Stack()}
-				} else {
-					res.goexit = true // nothing after the call runs; record it here
-				}
+			} else if v := recover(); v != nil {
+				res.panic = &panicked{value: v, stack: debug.Stack()}
+			} else {
+				res.goexit = true // nothing after the call runs; record it here
 			}
 		}
 		cleanup := time.Duration(-1)

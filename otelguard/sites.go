@@ -4,21 +4,19 @@ import (
 	"hash/maphash"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/otelguard/otelguard-go/internal/bridge"
+	"github.com/otelguard/otelguard-go/internal/sitecount"
 )
 
 // Per-call-site tables. Two kinds, each bounded, each keeping its promise
 // past its bound:
 //
-//   - siteCounts, leak sampling's counters (WithLeakSampling): "the first
-//     16 acquisitions of every call site are watched". 4096 sites are
-//     counted apart at once; a new site past that takes the slot of one
-//     counted before, whose count starts again at zero if it comes back.
-//     So a site is never watched less than promised — only, past the
-//     bound, more (a returning site's first 16 again).
+//   - leak sampling's counters (WithLeakSampling): internal/sitecount's
+//     table, shared with spanleak — "the first 16 acquisitions of every
+//     call site are watched" at any number of sites (past 4096 sites apart
+//     at once, a site may be watched more, never less);
 //   - siteLimits, the per-site rate limits of the leak log and of findings
 //     (WithLeakLogInterval): "one record per call site per interval, the
 //     rest counted into a summary". 4096 sites are limited apart at once;
@@ -28,15 +26,11 @@ import (
 //     the latest). Nothing is dropped and the output stays bounded.
 
 const (
-	siteWays    = 8
-	siteBuckets = 512 // siteBuckets × siteWays = 4096 sites apart at once
+	siteWays    = sitecount.Ways
+	siteBuckets = sitecount.Buckets // siteBuckets × siteWays = 4096 sites apart at once
 )
 
 var siteSeed = maphash.MakeSeed()
-
-// firstWatched is how many acquisitions of each call site are watched
-// before sampling starts: a site that leaks every time is found at once.
-const firstWatched = 16
 
 // siteKey tells a call site for sampling: its lifetimes' kind and name,
 // and the code of their release function. A function literal is code of
@@ -52,65 +46,16 @@ type siteKey struct {
 	code uintptr
 }
 
-func (k siteKey) hash() uint64 {
+// Hash spreads site keys over a table's buckets.
+func (k siteKey) Hash() uint64 {
 	return maphash.String(siteSeed, k.name) ^ (uint64(k.code)*0x9e3779b97f4a7c15 + uint64(k.kind))
 }
 
-type siteCounter struct {
-	key siteKey
-	n   atomic.Uint64
-}
-
-// siteCounts is read without a lock: a slot, once filled, is replaced
-// whole (a new counter), never changed, so an increment lands on the
-// counter of the site that looked it up.
-type siteCounts struct {
-	tab atomic.Pointer[[siteBuckets * siteWays]atomic.Pointer[siteCounter]]
-	mu  sync.Mutex // fills and replaces slots
-	// hand is the next way to replace in each bucket; guarded by mu.
-	hand [siteBuckets]uint8
-}
-
-// counter returns k's counter, making one if k has none.
-func (s *siteCounts) counter(k siteKey) *siteCounter {
-	tab := s.tab.Load()
-	b := int(k.hash()%siteBuckets) * siteWays
-	if tab != nil {
-		for i := range siteWays {
-			if c := tab[b+i].Load(); c != nil && c.key == k {
-				return c
-			}
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if tab = s.tab.Load(); tab == nil {
-		tab = new([siteBuckets * siteWays]atomic.Pointer[siteCounter])
-		s.tab.Store(tab)
-	}
-	for i := range siteWays {
-		c := tab[b+i].Load()
-		if c == nil {
-			c = &siteCounter{key: k}
-			tab[b+i].Store(c)
-			return c
-		}
-		if c.key == k {
-			return c
-		}
-	}
-	c := &siteCounter{key: k}
-	h := &s.hand[b/siteWays]
-	tab[b+int(*h)].Store(c) // the bucket is full: replace the oldest filled
-	*h = (*h + 1) % siteWays
-	return c
-}
-
 // watched reports whether a lifetime acquired at the site (name, k, fn)
-// gets leak detection: always without sampling, else the first
-// firstWatched of its site and one in n after. fn is the release or
-// cleanup function (a func value: pointer-shaped, so passing it as an any
-// allocates nothing), nil for a Scope.
+// gets leak detection: always without sampling, else the first 16 of its
+// site and one in n after. fn is the release or cleanup function (a func
+// value: pointer-shaped, so passing it as an any allocates nothing), nil
+// for a Scope.
 func (t *Tracker) watched(name string, k kind, fn any) bool {
 	n := uint64(t.cfg.leakSampling)
 	if n <= 1 {
@@ -120,8 +65,7 @@ func (t *Tracker) watched(name string, k kind, fn any) bool {
 	if fn != nil {
 		code = reflect.ValueOf(fn).Pointer()
 	}
-	i := t.sites.counter(siteKey{name, k, code}).n.Add(1) - 1
-	return i < firstWatched || (i-firstWatched)%n == n-1
+	return t.sites.Watched(siteKey{name, k, code}, n)
 }
 
 // siteLimits rate-limits records per call site: see the top of this file.
@@ -186,5 +130,5 @@ func (l *lifetime) siteHash() uint64 {
 	if l.stack != nil {
 		return l.stack.hash
 	}
-	return siteKey{name: l.name, kind: l.kind}.hash()
+	return siteKey{name: l.name, kind: l.kind}.Hash()
 }

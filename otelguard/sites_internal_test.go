@@ -3,6 +3,8 @@ package otelguard
 import (
 	"fmt"
 	"testing"
+
+	"github.com/otelguard/otelguard-go/internal/sitecount"
 )
 
 // No cliffs in leak sampling: "the first 16 acquisitions of every call
@@ -15,7 +17,7 @@ func TestLeakSamplingWatchesTheFirst16OfEverySitePastTheBound(t *testing.T) {
 	const sites = 5000
 	for s := range sites {
 		name := fmt.Sprintf("site-%d", s)
-		for i := range firstWatched {
+		for i := range sitecount.FirstWatched {
 			if !tr.watched(name, kResource, nil) {
 				t.Fatalf("site %d: acquisition %d not watched", s, i)
 			}
@@ -27,8 +29,8 @@ func TestLeakSamplingWatchesTheFirst16OfEverySitePastTheBound(t *testing.T) {
 	// An early site comes back after 5,000 others: it may have lost its
 	// slot, and is then watched again from zero — more, never less.
 	if !tr.watched("site-0", kResource, nil) {
-		n := tr.sites.counter(siteKey{name: "site-0", kind: kResource}).n.Load()
-		if n < firstWatched {
+		n := tr.sites.Counter(siteKey{name: "site-0", kind: kResource}).N()
+		if n < sitecount.FirstWatched {
 			t.Fatalf("site-0 counter %d", n)
 		}
 	}
@@ -41,13 +43,7 @@ func TestSiteTablesAreBounded(t *testing.T) {
 	for s := range 20000 {
 		tr.watched(fmt.Sprintf("site-%d", s), kGuard, nil)
 	}
-	n := 0
-	for i := range tr.sites.tab.Load() {
-		if tr.sites.tab.Load()[i].Load() != nil {
-			n++
-		}
-	}
-	if n > siteBuckets*siteWays {
+	if n := tr.sites.Len(); n > siteBuckets*siteWays {
 		t.Fatalf("%d counters kept, over the bound", n)
 	}
 }

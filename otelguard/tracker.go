@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/otelguard/otelguard-go/internal/sitecount"
 	"go.opentelemetry.io/otel"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -35,9 +36,9 @@ type Tracker struct {
 	flight inflight
 	leaks  leakBook
 	scan   leakScan
-	sites  siteCounts
-	logs   siteLimits // the leak log's per-site limits
-	finds  siteLimits // the findings' per-site limits
+	sites  sitecount.Table[siteKey] // leak sampling's counters
+	logs   siteLimits               // the leak log's per-site limits
+	finds  siteLimits               // the findings' per-site limits
 
 	meterOnce sync.Once
 	meters    *meters

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/otelguard/otelguard-go/internal/bridge"
+	"github.com/otelguard/otelguard-go/internal/sitecount"
 	"github.com/otelguard/otelguard-go/otelguard"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -29,10 +30,10 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 // processor is what NewProcessor returns.
 type processor struct {
 	tracker  *otelguard.Tracker
-	sampling uint64      // > 1: sample per site; 0: watch every span
-	off      bool        // WithSampling(n < 0)
-	depth    int         // frames kept; 0: no stack
-	sites    *siteCounts // nil unless sampling > 1
+	sampling uint64                    // > 1: sample per site; 0: watch every span
+	off      bool                      // WithSampling(n < 0)
+	depth    int                       // frames kept; 0: no stack
+	sites    *sitecount.Table[siteKey] // nil unless sampling > 1
 	reg      registry
 	shut     atomic.Bool
 	reports  reportQueue
@@ -64,7 +65,7 @@ func NewProcessor(opts ...Option) sdktrace.SpanProcessor {
 	p := &processor{tracker: c.tracker, depth: c.depth, off: c.sampling < 0}
 	if c.sampling > 1 {
 		p.sampling = uint64(c.sampling)
-		p.sites = new(siteCounts)
+		p.sites = new(sitecount.Table[siteKey])
 	}
 	p.reports.emit = p.emit
 	p.reports.grace = endGrace
@@ -110,7 +111,7 @@ func (p *processor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 		return
 	}
 	name := s.Name()
-	if p.sites != nil && !p.sites.watched(siteKey{scope, name}, p.sampling) {
+	if p.sites != nil && !p.sites.Watched(siteKey{scope, name}, p.sampling) {
 		return
 	}
 	addr := spanAddr(s)
@@ -214,7 +215,7 @@ func (p *processor) report(w *watch, what string, now time.Time) {
 	}
 	var site uint64 // 0: the core tells sites by the stack
 	if len(w.pcs) == 0 {
-		site = siteKey{w.scope, w.name}.hash() | 1
+		site = siteKey{w.scope, w.name}.Hash() | 1
 	}
 	bridge.EmitFinding(p.tracker, bridge.Finding{
 		Site:         site,
