@@ -3,7 +3,6 @@ package guardpgx_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,34 +22,22 @@ import (
 )
 
 // The PostgreSQL tests share one server, started by the first that needs
-// it and stopped by TestMain: starting one costs a second or two.
-var (
-	pgOnce    sync.Once
-	pgServer  *pgtest.Server
-	pgMissing error
-)
+// it and stopped by TestMain.
+var pg pgtest.Shared
 
-// postgres returns the shared server, skipping t if there can be none and
-// failing it if it did not start.
+// postgres returns the shared server. If there is none, pgtest.Missing
+// skips t saying why (or fails it under CI=true, where .ci/run installs the
+// server); if it did not start, t fails.
 func postgres(t testing.TB) *pgtest.Server {
 	t.Helper()
-	pgOnce.Do(func() { pgServer, pgMissing = pgtest.New() })
-	if errors.Is(pgMissing, pgtest.ErrNoServer) {
-		t.Skipf("%v (apt-get install -y postgresql)", pgMissing)
-	}
-	if pgMissing != nil {
-		t.Fatal(pgMissing)
-	}
-	return pgServer
+	return pg.Get(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if pgServer != nil {
-		if err := pgServer.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
 	}
 	os.Exit(code)
 }

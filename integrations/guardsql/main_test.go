@@ -6,41 +6,28 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/otelguard/otelguard-go/internal/pgtest"
 )
 
 // The PostgreSQL tests share one server, started by the first that needs
-// it and stopped by TestMain: starting one costs a second or two.
-var (
-	pgOnce    sync.Once
-	pgServer  *pgtest.Server
-	pgMissing error
-)
+// it and stopped by TestMain.
+var pg pgtest.Shared
 
 // postgres returns the shared server. If there is none, pgtest.Missing
 // skips t saying why (or fails it under CI=true, where .ci/run installs the
 // server); if it did not start, t fails.
 func postgres(t testing.TB) *pgtest.Server {
 	t.Helper()
-	pgOnce.Do(startShared)
-	if pgMissing != nil {
-		pgtest.Missing(t, pgMissing)
-	}
-	return pgServer
+	return pg.Get(t)
 }
-
-func startShared() { pgServer, pgMissing = pgtest.New() }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if pgServer != nil {
-		if err := pgServer.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
 	}
 	os.Exit(code)
 }

@@ -39,6 +39,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -277,4 +278,34 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// A Shared is one server for a package's tests, started by the first test
+// that asks for it (starting one costs a second or two) and stopped by
+// the package's TestMain. Its zero value is ready to use.
+type Shared struct {
+	once sync.Once
+	s    *Server
+	err  error
+}
+
+// Get returns the shared server, starting it on the first call. Without
+// one it ends t as Missing says: a skip that says why, or a failure under
+// CI=true or when the server did not start.
+func (sh *Shared) Get(t testing.TB) *Server {
+	t.Helper()
+	sh.once.Do(func() { sh.s, sh.err = New() })
+	if sh.err != nil {
+		Missing(t, sh.err)
+	}
+	return sh.s
+}
+
+// Stop stops the server if one was started: a TestMain calls it after
+// m.Run.
+func (sh *Shared) Stop() error {
+	if sh.s == nil {
+		return nil
+	}
+	return sh.s.Stop()
 }
