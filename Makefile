@@ -117,8 +117,7 @@ unit: skipreport
 ## integrations: each module under integrations/ (its own go.mod, as
 ## OpenTelemetry's contrib instrumentations are), its race-enabled tests
 ## against its own go.mod; a module added there is tested without an edit here
-## (today integrations/guardgrpc, integrations/guardhttp and
-## integrations/guardsql). A module that fails does not stop the others: the
+## (today integrations/guardgrpc, guardhttp, guardpgx and guardsql). A module that fails does not stop the others: the
 ## target fails once all have run.
 INTEGRATIONS = $(shell find integrations -mindepth 2 -maxdepth 2 -name go.mod 2>/dev/null | xargs -rn1 dirname | sort)
 integrations: skipreport
@@ -360,8 +359,10 @@ screenshot:
 ## e2e: end-to-end tests against a Jaeger built from the pinned module (or
 ## JAEGER_BIN's: no build); with a jaeger-ui build (as make jaeger finds it)
 ## and Chromium, a browser test of the UI; against a throwaway PostgreSQL
-## (its server binaries needed: .ci/run installs them), e2e/pgservice,
-## e2e/pgxservice and e2e/spansvc, modules of their own that the tests build and run
+## (its server binaries needed: .ci/run installs them). e2e/findingsvc,
+## e2e/pgservice, e2e/pgxservice and e2e/spansvc, modules of their own with
+## no tests of their own, are the programs the e2e tests build and run (and
+## lint and benchonce cover, as every module MODULES finds)
 e2e: skipreport
 	@test -f e2e/go.mod || { echo "e2e: e2e/go.mod is missing: the end-to-end tests are part of make test" >&2; exit 1; }
 	cd e2e && $(GOTEST) -race -count=1 -timeout $(E2E_TIMEOUT) ./... | $(call TO_JSON,e2e)
